@@ -1,0 +1,1 @@
+"""Mixup methods, one file each, behind the interface in `bench.methods.base`."""

@@ -1,0 +1,146 @@
+"""The interface every mixup method implements.
+
+Methods differ in how often they call the model: MixUp mixes inputs once, ManifoldMix mixes hidden
+features, PuzzleMix needs input gradients, AutoMix/AdAutoMix own a generator and an EMA teacher,
+adversarial mixup runs PGD. So the interface sits at the level of a batch's loss:
+
+* `setup(model)`: called once with the classifier, before the optimizer is built (an EMA
+  teacher copies it here);
+* `loss(model, images, labels) -> (loss, logs)`: the training loop calls only this;
+* `param_groups()`: extra trainable parts (a mix block) for the optimizer; the method is an
+  `nn.Module`, so its submodules (EMA teacher, mix block) are checkpointed with it;
+* `after_step(model)`: state updates such as the EMA teacher;
+* `eval_models(model)`: the named networks whose accuracy is reported.
+
+State that must survive a resume (iteration counters, momentum schedules) lives in buffers or
+submodules, so the checkpoint's `method` state dict restores it exactly.
+
+Sample-level mixers (MixUp, CutMix, ...) only implement `sample` (draw lambda, partners, masks)
+and inherit `InputMix`, which applies the sample and computes the loss.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from bench.methods import sampling
+from bench.methods.targets import mix_targets, one_hot, soft_cross_entropy
+
+
+@dataclass
+class MethodContext:
+    """What a method may know about the job it runs in."""
+
+    num_classes: int
+    image_size: int
+    label_smoothing: float
+    generator: torch.Generator  # CPU generator for every random draw the method makes
+    device: torch.device
+    steps_per_epoch: int
+    total_steps: int
+    backbone: str = ""
+
+
+@dataclass(frozen=True)
+class NoParams:
+    """For methods without hyperparameters."""
+
+
+class Method(nn.Module):
+    """Base class: subclasses set the class attributes and implement `loss`."""
+
+    name: ClassVar[str]
+    paper: ClassVar[str] = ""  # citation with arXiv id, shown by `bench ls methods`
+    version: ClassVar[int] = 1  # bump when the method's semantics change: old results stop matching
+    Params: ClassVar[type] = NoParams
+    networks: ClassVar[tuple[str, ...]] = ("online",)  # names returned by eval_models
+    primary_network: ClassVar[str] = "online"  # the network a leaderboard reports by default
+
+    def __init__(self, params: Any, ctx: MethodContext) -> None:
+        super().__init__()
+        self.p = params
+        self.ctx = ctx
+
+    @classmethod
+    def check_compatible(cls, *, backbone: str, dataset: str, image_size: int) -> None:
+        """Raise ValueError if this method cannot run with this backbone or dataset."""
+
+    def setup(self, model: nn.Module) -> None:
+        """Called once with the classifier before training starts."""
+
+    def loss(
+        self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, Any]]:
+        raise NotImplementedError
+
+    def param_groups(self) -> list[dict[str, Any]]:
+        """Optimizer parameter groups for the method's own trainable modules (none by default)."""
+        return []
+
+    def after_step(self, model: nn.Module) -> None:
+        """Called after every optimizer step."""
+
+    def eval_models(self, model: nn.Module) -> dict[str, nn.Module]:
+        """The networks to evaluate, by name; must match `networks`."""
+        return {"online": model}
+
+    def targets(self, labels: torch.Tensor) -> torch.Tensor:
+        return one_hot(labels, self.ctx.num_classes, self.ctx.label_smoothing)
+
+
+@dataclass
+class MixSample:
+    """One batch's mixing decision, drawn before any pixel is touched.
+
+    `mask` is the share of the original image at each pixel, shape (B or 1, 1, H or 1, W or 1),
+    in [0, 1]; `lam` (B,) is the label weight of the original image, always the mask's mean; the
+    partner of sample i is `perm[i]`, and `partner` (optional) replaces `images[perm]` for methods
+    that transform the partner (ResizeMix pastes a shrunken copy).
+    """
+
+    perm: torch.Tensor
+    mask: torch.Tensor
+    lam: torch.Tensor
+    partner: torch.Tensor | None = None
+
+    def apply(self, images: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        partner = images[self.perm] if self.partner is None else self.partner
+        mask = self.mask.to(images.dtype)
+        mixed = mask * images + (1.0 - mask) * partner
+        return mixed, mix_targets(targets, self.perm, self.lam)
+
+
+def lam_from_mask(mask: torch.Tensor, batch: int) -> torch.Tensor:
+    """The per-sample pixel share of the original image: the label weight that matches the mask."""
+    return (
+        mask.float().mean(dim=(1, 2, 3)).expand(batch).contiguous()
+        if mask.shape[0] == 1
+        else mask.float().mean(dim=(1, 2, 3))
+    )
+
+
+class InputMix(Method):
+    """A method that mixes input images: subclasses implement `sample`."""
+
+    def sample(self, images: torch.Tensor) -> MixSample:
+        raise NotImplementedError
+
+    def mix(
+        self, images: torch.Tensor, targets: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, MixSample]:
+        sample = self.sample(images)
+        mixed, mixed_targets = sample.apply(images, targets)
+        return mixed, mixed_targets, sample
+
+    def loss(
+        self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, Any]]:
+        mixed, targets, sample = self.mix(images, self.targets(labels))
+        return soft_cross_entropy(model(mixed), targets), {"lam": sample.lam.mean()}
+
+    def permutation(self, images: torch.Tensor) -> torch.Tensor:
+        return sampling.permutation(images.shape[0], self.ctx.generator, images.device)

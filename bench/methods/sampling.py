@@ -1,0 +1,49 @@
+"""Random draws for mixing, always from an explicit CPU `torch.Generator`.
+
+Methods never touch the global RNGs, so a run is reproducible from its seed and a test can pin
+exactly what was sampled. Draws happen on the CPU (they are a handful of numbers per batch) and
+the results are moved to the data's device, so the CPU and GPU paths sample the same values.
+"""
+
+from __future__ import annotations
+
+import torch
+from scipy.special import betaincinv
+
+
+def beta(
+    alpha: float, generator: torch.Generator, size: int | tuple[int, ...] = (), b: float | None = None
+) -> torch.Tensor:
+    """Beta(alpha, b or alpha) samples by inverting the CDF of uniform draws from `generator`.
+
+    torch's Beta sampler cannot take a generator, and the inverse CDF is exact.
+    """
+    shape = (size,) if isinstance(size, int) else tuple(size)
+    u = torch.rand(shape, generator=generator, dtype=torch.float64)
+    lam = betaincinv(alpha, alpha if b is None else b, u.numpy())
+    return torch.as_tensor(lam, dtype=torch.float32)
+
+
+def permutation(n: int, generator: torch.Generator, device: torch.device | str = "cpu") -> torch.Tensor:
+    """A random permutation of range(n) on `device`: the partner of sample i is sample perm[i]."""
+    return torch.randperm(n, generator=generator).to(device)
+
+
+def randint(high: int, generator: torch.Generator, size: int | tuple[int, ...] = ()) -> torch.Tensor:
+    shape = (size,) if isinstance(size, int) else tuple(size)
+    return torch.randint(high, shape, generator=generator)
+
+
+def box(height: int, width: int, lam: float, generator: torch.Generator) -> tuple[int, int, int, int]:
+    """CutMix's box: area (1 - lam) of the image around a uniform centre, clipped to the image.
+
+    Returns (top, bottom, left, right); the clipped box may be smaller than asked, so callers
+    recompute lambda from its true area.
+    """
+    cut = (1.0 - lam) ** 0.5
+    cut_h, cut_w = int(height * cut), int(width * cut)
+    cy = int(torch.randint(height, (), generator=generator))
+    cx = int(torch.randint(width, (), generator=generator))
+    top, bottom = max(cy - cut_h // 2, 0), min(cy + cut_h // 2, height)
+    left, right = max(cx - cut_w // 2, 0), min(cx + cut_w // 2, width)
+    return top, bottom, left, right

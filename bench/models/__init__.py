@@ -1,0 +1,1 @@
+"""Backbones (timm names, CIFAR stem) and checkpoint import."""

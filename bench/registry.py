@@ -1,0 +1,86 @@
+"""What exists, by name: methods, backbones and datasets.
+
+Each table maps a registry name to a `"module:attr"` target, imported only when used, so that
+`grep` finds where any name lives and `bench ls` or `bench plan` import nothing they do not need.
+`published` lists the spellings the published tables use for the same thing, so leaderboards can
+put our numbers beside theirs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from bench.errors import BenchError, unknown_name
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    target: str  # "module:attr", imported lazily
+    summary: str
+    published: tuple[str, ...] = ()  # names used for this entry in published tables
+
+    def load(self) -> Any:
+        module, _, attr = self.target.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+def _table(*entries: Entry) -> dict[str, Entry]:
+    return {e.name: e for e in entries}
+
+
+METHODS = _table(
+    Entry(
+        "vanilla",
+        "bench.methods.vanilla:Vanilla",
+        "no mixing: cross-entropy on clean images (ERM)",
+        ("Vanilla",),
+    ),
+    Entry(
+        "mixup", "bench.methods.mixup:MixUp", "MixUp, Zhang et al. 2018, arXiv 1710.09412", ("MixUp", "Mixup")
+    ),
+    Entry("cutmix", "bench.methods.cutmix:CutMix", "CutMix, Yun et al. 2019, arXiv 1905.04899", ("CutMix",)),
+)
+
+BACKBONES = _table(
+    Entry(
+        "tiny_resnet",
+        "bench.models.backbones:tiny_resnet",
+        "4-stage ResNet, widths 16-128, for smoke runs and tests",
+    ),
+    Entry("resnet18", "bench.models.backbones:resnet18", "ResNet-18 (timm)", ("ResNet-18",)),
+    Entry("resnet34", "bench.models.backbones:resnet34", "ResNet-34 (timm)", ("ResNet-34",)),
+    Entry("resnet50", "bench.models.backbones:resnet50", "ResNet-50 (timm)", ("ResNet-50",)),
+    Entry("resnet101", "bench.models.backbones:resnet101", "ResNet-101 (timm)", ("ResNet-101",)),
+    Entry(
+        "resnext50_32x4d",
+        "bench.models.backbones:resnext50_32x4d",
+        "ResNeXt-50 32x4d (timm)",
+        ("ResNeXt-50(32x4d)", "ResNeXt-50", "ResNeXt-50 32x4d"),
+    ),
+)
+
+DATASETS = _table(
+    Entry("synthetic", "bench.data.synthetic:SYNTHETIC", "seeded synthetic 10-class images; no download"),
+    Entry("cifar10", "bench.data.cifar:CIFAR10", "CIFAR-10, python pickle release", ("CIFAR-10",)),
+    Entry("cifar100", "bench.data.cifar:CIFAR100", "CIFAR-100, python pickle release", ("CIFAR-100",)),
+)
+
+KINDS = {"methods": METHODS, "backbones": BACKBONES, "datasets": DATASETS}
+_SINGULAR = {"methods": "method", "backbones": "backbone", "datasets": "dataset"}
+
+
+def get(kind: str, name: str) -> Entry:
+    """The entry for `name`, or a BenchError naming close matches and every valid name."""
+    table = KINDS[kind]
+    if name not in table:
+        raise BenchError(unknown_name(_SINGULAR[kind], name, table))
+    return table[name]
+
+
+def published_name(kind: str, name: str) -> str:
+    """How published tables write this entry (its first alias), else the registry name."""
+    entry = KINDS[kind].get(name)
+    return entry.published[0] if entry and entry.published else name

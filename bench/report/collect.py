@@ -1,0 +1,135 @@
+"""From a suite and its run folders to one `Cell` per (method, dataset, backbone): the numbers
+every leaderboard and comparison is rendered from.
+
+The suite is expanded again (a pure function) so the table shows exactly the suite's cells, in
+its order, with its reducer, whether or not every job has run. Reducers are applied to the
+curves in `metrics.jsonl`, so changing a suite's reducer needs no retraining.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench import reducers, registry, results
+from bench.job import Job
+from bench.report.published import Published
+from bench.report.published import load as load_published
+from bench.settings import Settings
+from bench.suite import Suite, expand
+from bench.train import curves_from
+
+
+@dataclass
+class Cell:
+    method: str
+    method_name: str
+    dataset: str
+    backbone: str
+    epochs: int  # the suite's budget, before any scaling
+    scale: float
+    reducer: str
+    network: str
+    full_data: bool  # every training and test image used
+    seeds: list[int] = field(default_factory=list)  # seeds with a value
+    values: list[float] = field(default_factory=list)
+    networks_used: list[str] = field(default_factory=list)  # which alternative each value came from
+    errors: list[str] = field(default_factory=list)  # "seed N: message"
+    missing: list[int] = field(default_factory=list)  # seeds not run yet
+    published: list[Published] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+    @property
+    def mean(self) -> float | None:
+        return statistics.fmean(self.values) if self.values else None
+
+    @property
+    def std(self) -> float | None:
+        return statistics.stdev(self.values) if len(self.values) > 1 else None
+
+    @property
+    def primary(self) -> Published | None:
+        """The published value to compare with: the first whose reducer and network match ours,
+        else the first listed (which is then marked not comparable)."""
+        for pub in self.published:
+            if (pub.reducer, pub.network) == (self.reducer, self.network):
+                return pub
+        return self.published[0] if self.published else None
+
+    @property
+    def not_comparable_reason(self) -> str | None:
+        """Why this cell must not be compared with its published value (None: comparable)."""
+        pub = self.primary
+        if pub is None:
+            return "no published value"
+        if self.scale < 1:
+            return f"reduced scale x{self.scale:g}: never comparable with published numbers"
+        if not self.full_data:
+            return "trained or tested on a subset of the data"
+        if pub.reducer != self.reducer:
+            return f"reducer differs (ours {self.reducer}, published {pub.reducer})"
+        if pub.network != self.network:
+            return f"network differs (ours {self.network}, published {pub.network})"
+        return None
+
+    @property
+    def delta(self) -> float | None:
+        if self.mean is None or self.primary is None:
+            return None
+        return self.mean - self.primary.value
+
+
+def resolve_network(job: Job) -> str:
+    if job.report.network != "auto":
+        return job.report.network
+    return registry.get("methods", job.method_name).load().primary_network
+
+
+def _read_value(job: Job, run_dir: Path, network: str) -> tuple[float, str] | str | None:
+    """(value, network used), an error message, or None if the job has not finished."""
+    record = results.read_result(run_dir)
+    if record is None or record.get("id") != job.id:
+        return None
+    if record.get("status") != "ok":
+        return str(record.get("error") or "failed without a message")
+    curves = curves_from(results.read_jsonl(run_dir / results.METRICS))
+    try:
+        return reducers.reduce_networks(curves, network, job.report.reducer)
+    except (KeyError, ValueError) as exc:
+        return f"cannot reduce: {exc}"
+
+
+def collect(suite: Suite, settings: Settings) -> list[Cell]:
+    published = load_published(settings.published_dir)
+    cells: dict[tuple[str, str, str], Cell] = {}
+    for job in expand(suite):
+        key = (job.method, job.dataset, job.backbone)
+        network = resolve_network(job)
+        if key not in cells:
+            cells[key] = Cell(
+                method=job.method,
+                method_name=job.method_name,
+                dataset=job.dataset,
+                backbone=job.backbone,
+                epochs=job.nominal_epochs,
+                scale=job.scale,
+                reducer=job.report.reducer,
+                network=network,
+                full_data=job.recipe.train_fraction >= 1 and job.recipe.test_fraction >= 1,
+                published=published.get((job.dataset, job.backbone, job.method_name, job.nominal_epochs), []),
+            )
+        cell = cells[key]
+        outcome = _read_value(job, job.run_dir(settings.runs_root), network)
+        if outcome is None:
+            cell.missing.append(job.seed)
+        elif isinstance(outcome, str):
+            cell.errors.append(f"seed {job.seed}: {outcome}")
+        else:
+            cell.values.append(outcome[0])
+            cell.networks_used.append(outcome[1])
+            cell.seeds.append(job.seed)
+    return list(cells.values())

@@ -1,0 +1,87 @@
+"""Published numbers as data: CSV rows with their source, reducer and network.
+
+The CSVs in `results/published/` keep the provenance columns of the reference notes (source,
+notes with verification tags such as [VERIFIED-2src] or [CONFLICT]) plus `reducer` and `network`
+(see `results/published/annotate.py`). Rows are matched to our cells through the `published`
+aliases in the registry, so "ResNeXt-50(32x4d)" and "ResNeXt-50" both find `resnext50_32x4d`.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import registry
+
+# Where two sources disagree, the first file in this order is the primary value; the rest are shown too.
+FILE_PRIORITY = ("adautomix_published.csv", "openmixup_benchmarks.csv")
+
+
+@dataclass(frozen=True)
+class Published:
+    value: float
+    source: str
+    file: str
+    reducer: str
+    network: str
+    notes: str
+
+    @property
+    def conflict(self) -> bool:
+        return "[CONFLICT" in self.notes
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def _alias_map(kind: str) -> dict[str, str]:
+    out = {}
+    for name, entry in registry.KINDS[kind].items():
+        for alias in (name, *entry.published):
+            out[_norm(alias)] = name
+    return out
+
+
+def load(folder: Path) -> dict[tuple[str, str, str, int], list[Published]]:
+    """(dataset, backbone, method, epochs) in registry names -> published top-1 rows, primary first."""
+    datasets, backbones, methods = _alias_map("datasets"), _alias_map("backbones"), _alias_map("methods")
+    table: dict[tuple[str, str, str, int], list[Published]] = {}
+    files = sorted(
+        folder.glob("*.csv"),
+        key=lambda p: (FILE_PRIORITY.index(p.name) if p.name in FILE_PRIORITY else 99, p.name),
+    )
+    for path in files:
+        with path.open(newline="") as f:
+            for row in csv.DictReader(f):
+                metric = row.get("metric", "")
+                if (
+                    not metric.startswith("top1") or metric == "top1_online_q"
+                ):  # clean top-1 of the reported network
+                    continue
+                try:
+                    value, epochs = float(row["value"]), int(row.get("epochs") or 0)
+                except (ValueError, KeyError):
+                    continue
+                key = (
+                    datasets.get(_norm(row["dataset"])),
+                    backbones.get(_norm(row["backbone"])),
+                    methods.get(_norm(row["method"])),
+                    epochs,
+                )
+                if None in key[:3]:
+                    continue
+                entry = Published(
+                    value,
+                    row["source"],
+                    path.name,
+                    row.get("reducer", "unknown"),
+                    row.get("network", "unknown"),
+                    row.get("notes", ""),
+                )
+                rows = table.setdefault(key, [])  # type: ignore[arg-type]
+                if all(r.value != entry.value or r.source != entry.source for r in rows):
+                    rows.append(entry)
+    return table

@@ -1,0 +1,126 @@
+"""Machine-level settings from `bench.toml`: where data and results live, how jobs run.
+
+A suite says *what* to run; settings say *where and how* on this machine, so the same suite
+runs unchanged on a laptop, a GPU box or a cluster. Precedence, later wins: built-in defaults <
+bench.toml < environment (BENCH_DATA_ROOT) < command-line flags. Relative paths are taken
+relative to the directory holding bench.toml.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import tomllib
+
+from bench import schema
+from bench.errors import BenchError, ConfigError
+
+CONFIG_NAME = "bench.toml"
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    root: str = "data"  # folder holding the dataset releases (cifar-100-python/, ...)
+
+
+@dataclass(frozen=True)
+class PathSettings:
+    runs: str = "results/runs"  # one folder per job
+    reports: str = "reports"  # generated leaderboards
+    published: str = "results/published"  # published numbers with provenance (CSV)
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    executor: Literal["inline", "local"] = "local"
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when available
+    precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
+    channels_last: Literal["auto", "on", "off"] = "auto"  # auto: on for CUDA
+    cpu_workers: int = 2  # local executor slots when no GPU is visible
+    jobs_per_gpu: int = 1  # local executor slots per visible GPU
+    threads_per_job: int = 0  # torch CPU threads in each job; 0: cores / slots
+
+    def __post_init__(self) -> None:
+        if self.cpu_workers < 1:
+            raise ValueError(f"cpu_workers must be >= 1, got {self.cpu_workers}")
+        if self.jobs_per_gpu < 1:
+            raise ValueError(f"jobs_per_gpu must be >= 1, got {self.jobs_per_gpu}")
+        if self.threads_per_job < 0:
+            raise ValueError(f"threads_per_job must be >= 0, got {self.threads_per_job}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    data: DataSettings = field(default_factory=DataSettings)
+    paths: PathSettings = field(default_factory=PathSettings)
+    run: RunSettings = field(default_factory=RunSettings)
+    base_dir: str = "."  # set from the location of bench.toml, not from the file itself
+
+    def resolve(self, path: str) -> Path:
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else Path(self.base_dir) / p
+
+    @property
+    def data_root(self) -> Path:
+        return self.resolve(self.data.root)
+
+    @property
+    def runs_root(self) -> Path:
+        return self.resolve(self.paths.runs)
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.resolve(self.paths.reports)
+
+    @property
+    def published_dir(self) -> Path:
+        return self.resolve(self.paths.published)
+
+    def with_overrides(self, *, data_root: str | None = None, **run: Any) -> Settings:
+        """Apply command-line overrides; `run` keys are RunSettings fields, None means unset."""
+        out = self
+        if data_root:
+            out = replace(out, data=replace(out.data, root=str(Path(data_root).resolve())))
+        changes = {k: v for k, v in run.items() if v is not None}
+        if changes:
+            try:
+                out = replace(
+                    out, run=schema.build(RunSettings, {**schema.to_plain(out.run), **changes}, "run")
+                )
+            except ConfigError as exc:
+                raise BenchError(f"command line: {exc}") from None
+        return out
+
+
+def find_config(start: Path | None = None) -> Path | None:
+    """bench.toml in `start` (default: the working directory) or its parents."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load(path: str | Path | None = None) -> Settings:
+    """Settings from `path` (or the nearest bench.toml), then BENCH_DATA_ROOT."""
+    config = Path(path) if path else find_config()
+    settings = Settings()
+    if config is not None:
+        try:
+            raw = tomllib.loads(config.read_text())
+        except FileNotFoundError:
+            raise BenchError(f"{config}: no such settings file") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise BenchError(f"{config}: invalid TOML: {exc}") from None
+        try:
+            settings = schema.build(Settings, {**raw, "base_dir": str(config.parent.resolve())})
+        except ConfigError as exc:
+            raise exc.located(str(config)) from None
+    env_root = os.environ.get("BENCH_DATA_ROOT")
+    if env_root:
+        settings = replace(settings, data=replace(settings.data, root=str(Path(env_root).resolve())))
+    return settings

@@ -1,0 +1,287 @@
+"""`run_job(job, settings)`: train one cell and write its run folder. Read it top to bottom.
+
+Per epoch: one pass over the shuffled, augmented training split through `method.loss`, then
+top-1 of every network the method reports, then `metrics.jsonl` and the checkpoint are rewritten
+atomically. A re-run resumes from the checkpoint (model, method, optimizer, every RNG) and so
+produces the same numbers as an uninterrupted run; a finished job is never retrained.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from bench import registry, results, runtime
+from bench.data.base import DatasetSpec
+from bench.data.loader import InMemoryLoader
+from bench.errors import BenchError
+from bench.evaluate.clean import top1
+from bench.job import Job
+from bench.methods.base import Method, MethodContext
+from bench.models.backbones import build_backbone
+from bench.optim import build_optimizer, set_learning_rates
+from bench.schema import build
+from bench.settings import Settings
+
+EpochCallback = Callable[[Job, dict[str, Any]], None]
+METHOD_SEED_OFFSET = 1_000_003  # the method's generator must not replay the data generator's draws
+
+
+class NonFiniteLoss(BenchError):
+    """The training loss became NaN or infinite."""
+
+
+class _Log:
+    """Plain-text log lines in the run folder (and on stdout when asked)."""
+
+    def __init__(self, path: Path, echo: bool) -> None:
+        self.file = path.open("a", buffering=1)
+        self.echo = echo
+
+    def __call__(self, message: str) -> None:
+        line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}"
+        self.file.write(line + "\n")
+        if self.echo:
+            print(line, flush=True)
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def run_job(
+    job: Job, settings: Settings, *, echo: bool = False, on_epoch: EpochCallback | None = None
+) -> dict[str, Any]:
+    """Train `job` (resuming if it was interrupted) and write its result; never raises for a job failure.
+
+    Returns the result record; `status` is 'ok' or 'error' (with the message). KeyboardInterrupt
+    propagates and leaves the checkpoint in place for the next run.
+    """
+    run_dir = job.run_dir(settings.runs_root)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    results.write_json(run_dir / results.SPEC, job.to_record())
+    log = _Log(run_dir / results.LOG, echo)
+    started = time.time()
+    record: dict[str, Any] = {"id": job.id, "suite": job.suite, "label": job.method}
+    try:
+        record.update(_train(job, settings, run_dir, log, on_epoch))
+        record.update(status="ok", error=None)
+    except BenchError as exc:
+        log(f"error: {exc}")
+        record.update(status="error", error=str(exc))
+    except Exception as exc:  # a bug or an environment failure: keep the traceback in the log
+        log("error:\n" + traceback.format_exc())
+        record.update(
+            status="error", error=f"{type(exc).__name__}: {exc} (traceback in {run_dir / results.LOG})"
+        )
+    finally:
+        log.close()
+    record["wall_seconds"] = round(time.time() - started, 3)
+    results.write_json(run_dir / results.RESULT, record)
+    return record
+
+
+def _train(
+    job: Job, settings: Settings, run_dir: Path, log: _Log, on_epoch: EpochCallback | None
+) -> dict[str, Any]:
+    recipe = job.recipe
+    rt = runtime.resolve(settings.run)
+    dataset: DatasetSpec = registry.get("datasets", job.dataset).load()
+    train_set = dataset.load(settings.data_root, "train", recipe.image_size).subset(recipe.train_fraction)
+    test_set = dataset.load(settings.data_root, "test", recipe.image_size).subset(recipe.test_fraction)
+
+    torch.manual_seed(job.seed)  # model initialisation and any global-RNG layer (drop-path)
+    data_gen = torch.Generator().manual_seed(job.seed)
+    method_gen = torch.Generator().manual_seed(job.seed + METHOD_SEED_OFFSET)
+    loader_args = dict(
+        batch_size=recipe.batch_size,
+        mean=dataset.mean,
+        std=dataset.std,
+        device=rt.device,
+        channels_last=rt.channels_last,
+    )
+    train_loader = InMemoryLoader(
+        train_set, train=True, augmentation=recipe.augmentation, generator=data_gen, **loader_args
+    )
+    test_loader = InMemoryLoader(test_set, train=False, **loader_args)
+    steps_per_epoch = len(train_loader)
+
+    model = build_backbone(
+        job.backbone,
+        num_classes=dataset.num_classes,
+        image_size=recipe.image_size,
+        stem=recipe.stem,
+        pretrained=recipe.pretrained,
+        drop_path=recipe.drop_path,
+    )
+    model = model.to(rt.device, memory_format=rt.memory_format)
+    method_cls: type[Method] = registry.get("methods", job.method_name).load()
+    ctx = MethodContext(
+        num_classes=dataset.num_classes,
+        image_size=recipe.image_size,
+        label_smoothing=recipe.label_smoothing,
+        generator=method_gen,
+        device=rt.device,
+        steps_per_epoch=steps_per_epoch,
+        total_steps=steps_per_epoch * recipe.epochs,
+        backbone=job.backbone,
+    )
+    method = method_cls(build(method_cls.Params, job.params), ctx).to(rt.device)
+    method.setup(model)
+    optimizer = build_optimizer(model, recipe, method.param_groups())
+    trainable = [p for group in optimizer.param_groups for p in group["params"]]
+
+    history, start_epoch = _resume(run_dir, job, model, method, optimizer, data_gen, method_gen, log)
+    log(
+        f"{job.method} / {job.backbone} / {job.dataset} / seed {job.seed}: {len(train_set)} train, "
+        f"{len(test_set)} test images, {steps_per_epoch} steps per epoch, {rt.describe()}"
+        + (f", resuming after epoch {start_epoch}" if start_epoch else "")
+    )
+
+    for epoch in range(start_epoch, recipe.epochs):
+        tic = time.time()
+        model.train()
+        method.train()
+        loss_sum = torch.zeros((), device=rt.device)
+        log_sums: dict[str, torch.Tensor] = {}
+        for i, (images, labels) in enumerate(train_loader):
+            step = epoch * steps_per_epoch + i
+            lr = set_learning_rates(optimizer, recipe, step, steps_per_epoch)
+            with rt.autocast():
+                loss, logs = method.loss(model, images, labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if recipe.grad_clip:
+                torch.nn.utils.clip_grad_norm_(trainable, recipe.grad_clip)
+            optimizer.step()
+            method.after_step(model)
+            loss_sum += loss.detach().float()
+            for key, value in logs.items():
+                log_sums[key] = (
+                    log_sums.get(key, 0.0) + torch.as_tensor(value, device=rt.device).detach().float()
+                )
+            if (i + 1) % rt.sync_every == 0 and not torch.isfinite(loss_sum):
+                raise NonFiniteLoss(
+                    f"loss became {loss_sum.item()} in epoch {epoch + 1} by step {i + 1} (lr {lr:.4g}); "
+                    "lower the learning rate, or use precision = 'fp32' if bf16 overflowed"
+                )
+        if not torch.isfinite(loss_sum):
+            raise NonFiniteLoss(f"loss became {loss_sum.item()} in epoch {epoch + 1} (lr {lr:.4g})")
+        train_seconds = time.time() - tic
+        row: dict[str, Any] = {
+            "epoch": epoch + 1,
+            "lr": lr,
+            "train_loss": loss_sum.item() / steps_per_epoch,
+            "train": {k: v.item() / steps_per_epoch for k, v in log_sums.items()},
+            "train_seconds": round(train_seconds, 3),
+        }
+        if (epoch + 1) % recipe.eval_every == 0 or epoch + 1 == recipe.epochs:
+            row["test_top1"] = {
+                name: top1(net, test_loader, rt) for name, net in method.eval_models(model).items()
+            }
+        row["seconds"] = round(time.time() - tic, 3)
+        history.append(row)
+        results.write_jsonl(run_dir / results.METRICS, history)
+        _save_checkpoint(run_dir, job, epoch + 1, history, model, method, optimizer, data_gen, method_gen)
+        accuracy = " ".join(f"{k}={v:.2f}" for k, v in row.get("test_top1", {}).items())
+        log(
+            f"epoch {epoch + 1}/{recipe.epochs} loss {row['train_loss']:.4f} lr {lr:.4g} top1 {accuracy} ({row['seconds']:.1f}s)"
+        )
+        if on_epoch:
+            on_epoch(job, row)
+
+    return summarize(history, method_cls, rt)
+
+
+def summarize(history: list[dict[str, Any]], method_cls: type[Method], rt: runtime.Runtime) -> dict[str, Any]:
+    """The result record's metrics: per network the final, best and median-of-last-10 top-1."""
+    from bench import reducers
+
+    curves = curves_from(history)
+    metrics = {
+        network: {r: reducers.reduce(values, r) for r in ("final", "best", "median_last10")}
+        for network, values in curves.items()
+    }
+    return {
+        "epochs_completed": len(history),
+        "metrics": metrics,
+        "primary_network": method_cls.primary_network,
+        "train_seconds": round(sum(r["train_seconds"] for r in history), 3),
+        "versions": runtime.versions(rt),
+    }
+
+
+def curves_from(history: list[dict[str, Any]]) -> dict[str, list[float]]:
+    """network -> top-1 of every evaluated epoch, in order."""
+    curves: dict[str, list[float]] = {}
+    for row in history:
+        for network, value in row.get("test_top1", {}).items():
+            curves.setdefault(network, []).append(value)
+    return curves
+
+
+# --- checkpoints ------------------------------------------------------------------------------
+
+
+def _save_checkpoint(
+    run_dir: Path,
+    job: Job,
+    epoch: int,
+    history: list,
+    model,
+    method,
+    optimizer,
+    data_gen: torch.Generator,
+    method_gen: torch.Generator,
+) -> None:
+    state = {
+        "job_id": job.id,
+        "epoch": epoch,
+        "history": history,
+        "model": model.state_dict(),
+        "method": method.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "rng": {
+            "data": data_gen.get_state(),
+            "method": method_gen.get_state(),
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        },
+    }
+    results.atomic_write(run_dir / results.CHECKPOINT, lambda f: torch.save(state, f), mode="wb")
+
+
+def _resume(
+    run_dir: Path, job: Job, model, method, optimizer, data_gen, method_gen, log: _Log
+) -> tuple[list, int]:
+    """Restore the last checkpoint if there is a usable one; returns (history, completed epochs)."""
+    path = run_dir / results.CHECKPOINT
+    if not path.exists():
+        (run_dir / results.METRICS).unlink(missing_ok=True)
+        return [], 0
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if state.get("job_id") != job.id:
+            raise ValueError(f"checkpoint belongs to job {state.get('job_id')}, not {job.id}")
+    except Exception as exc:  # truncated, corrupt or foreign: start again rather than crash the suite
+        log(
+            f"warning: checkpoint {path} is unusable ({type(exc).__name__}: {exc}); restarting this job from scratch"
+        )
+        path.unlink(missing_ok=True)
+        (run_dir / results.METRICS).unlink(missing_ok=True)
+        return [], 0
+    model.load_state_dict(state["model"])
+    method.load_state_dict(state["method"])
+    optimizer.load_state_dict(state["optimizer"])
+    data_gen.set_state(state["rng"]["data"])
+    method_gen.set_state(state["rng"]["method"])
+    torch.set_rng_state(state["rng"]["torch"])
+    if state["rng"]["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+    history = list(state["history"])
+    results.write_jsonl(run_dir / results.METRICS, history)
+    return history, int(state["epoch"])

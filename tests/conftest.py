@@ -1,0 +1,60 @@
+"""Shared fixtures: an isolated project folder (bench.toml, suites, runs) per test."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from bench import settings as settings_mod
+
+# A suite small enough to train in about a second per job on one CPU core.
+TINY_SUITE = """
+name: tiny
+axes:
+  methods: [vanilla, mixup, cutmix]
+  backbones: [tiny_resnet]
+  datasets: [synthetic]
+  seeds: [0]
+recipe:
+  epochs: 2
+  batch_size: 32
+  train_fraction: 0.125
+  test_fraction: 0.25
+  image_size: 16
+report:
+  reducer: final
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working directory with its own bench.toml, like a fresh checkout's root."""
+    (tmp_path / "bench.toml").write_text(
+        textwrap.dedent(
+            """
+            [data]
+            root = "data"
+            [run]
+            executor = "inline"
+            cpu_workers = 2
+            """
+        )
+    )
+    (tmp_path / "suites").mkdir()
+    (tmp_path / "suites" / "tiny.yaml").write_text(TINY_SUITE)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("BENCH_DATA_ROOT", raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def settings(project: Path) -> settings_mod.Settings:
+    return settings_mod.load(project / "bench.toml")
+
+
+def write_suite(project: Path, text: str, name: str = "suite.yaml") -> Path:
+    path = project / "suites" / name
+    path.write_text(textwrap.dedent(text))
+    return path

@@ -1,0 +1,118 @@
+"""Every registered method passes the same invariants (driven by the registry, so new methods
+are tested the moment they are registered)."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from bench import registry
+from bench.methods.base import InputMix, MethodContext
+from bench.models.backbones import build_backbone
+
+METHODS = sorted(registry.METHODS)
+NUM_CLASSES, SIZE, BATCH = 10, 16, 8
+
+
+def make(name: str, seed: int = 0, smoothing: float = 0.0):
+    cls = registry.get("methods", name).load()
+    ctx = MethodContext(
+        num_classes=NUM_CLASSES,
+        image_size=SIZE,
+        label_smoothing=smoothing,
+        generator=torch.Generator().manual_seed(seed),
+        device=torch.device("cpu"),
+        steps_per_epoch=4,
+        total_steps=8,
+        backbone="tiny_resnet",
+    )
+    return cls(cls.Params(), ctx)
+
+
+def batch(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(BATCH, 3, SIZE, SIZE, generator=g), torch.randint(NUM_CLASSES, (BATCH,), generator=g)
+
+
+def model(seed: int = 0) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return build_backbone("tiny_resnet", num_classes=NUM_CLASSES, image_size=SIZE)
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_one_training_step_runs_on_cpu(name: str) -> None:
+    net, method = model(), make(name)
+    method.setup(net)
+    params = [p for p in net.parameters()] + [p for g in method.param_groups() for p in g["params"]]
+    optimizer = torch.optim.SGD(params, lr=0.1)
+    images, labels = batch()
+    before = [p.detach().clone() for p in net.parameters()]
+    loss, _logs = method.loss(net, images, labels)
+    assert loss.ndim == 0 and torch.isfinite(loss)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    method.after_step(net)
+    assert any(not torch.equal(a, b) for a, b in zip(before, net.parameters()))
+    assert set(method.eval_models(net)) == set(method.networks)
+    assert method.primary_network.split("|")[0] in method.networks
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_same_generator_gives_the_same_loss(name: str) -> None:
+    losses = []
+    for _ in range(2):
+        net, method = model(), make(name, seed=3)
+        method.setup(net)
+        losses.append(method.loss(net, *batch())[0].item())
+    assert losses[0] == losses[1]
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_no_global_rng_is_touched(name: str) -> None:
+    net, method = model(), make(name)
+    method.setup(net)
+    net.eval()  # no dropout-style layers draw from the global RNG in eval mode
+    torch_state, np_state, py_state = (
+        torch.get_rng_state(),
+        np.random.get_state()[1].copy(),
+        random.getstate(),
+    )
+    method.loss(net, *batch())
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    assert np.array_equal(np.random.get_state()[1], np_state)
+    assert random.getstate() == py_state
+
+
+INPUT_MIXERS = [n for n in METHODS if issubclass(registry.get("methods", n).load(), InputMix)]
+
+
+@pytest.mark.parametrize("name", INPUT_MIXERS)
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_input_mixers_keep_shapes_and_give_valid_soft_targets(name: str, smoothing: float) -> None:
+    method = make(name, smoothing=smoothing)
+    images, labels = batch()
+    for _ in range(5):  # several draws: boxes near the border, extreme lambdas
+        mixed, targets, sample = method.mix(images, method.targets(labels))
+        assert mixed.shape == images.shape and mixed.dtype == images.dtype and mixed.device == images.device
+        assert targets.shape == (BATCH, NUM_CLASSES)
+        assert (targets >= 0).all() and torch.allclose(targets.sum(1), torch.ones(BATCH))
+        assert ((sample.lam >= 0) & (sample.lam <= 1)).all()
+        # the label weight of the original image is exactly its share of the pixels
+        share = sample.mask.float().mean(dim=(1, 2, 3)).expand(BATCH)
+        assert torch.allclose(sample.lam, share, atol=1e-6)
+        partner = images[sample.perm] if sample.partner is None else sample.partner
+        assert torch.allclose(mixed, sample.mask * images + (1 - sample.mask) * partner)
+
+
+@pytest.mark.parametrize("name", INPUT_MIXERS)
+def test_same_generator_same_mix(name: str) -> None:
+    images, labels = batch()
+    a = make(name, seed=5).mix(images, make(name).targets(labels))
+    b = make(name, seed=5).mix(images, make(name).targets(labels))
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    c = make(name, seed=6).mix(images, make(name).targets(labels))
+    assert not torch.equal(a[0], c[0])

@@ -1,0 +1,196 @@
+"""The `bench` command end to end, as a user runs it: exit codes, messages, files."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bench import results
+from bench.cli import main
+from tests.conftest import write_suite
+
+
+def bench(*args: str) -> int:
+    return main(list(args))
+
+
+def run_dirs(project: Path) -> list[Path]:
+    return sorted(p.parent for p in (project / "results" / "runs").rglob(results.SPEC))
+
+
+def test_run_trains_writes_leaderboard_and_skips_finished_jobs(
+    project: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert bench("run", "suites/tiny.yaml") == 0
+    output = capsys.readouterr().out
+    assert "0 already finished, 3 run" in output
+    board = (project / "reports" / "tiny.md").read_text()
+    for method in ("Vanilla", "MixUp", "CutMix"):
+        assert f"| {method} | " in board
+    assert (project / "reports" / "tiny.csv").read_text().startswith("method,dataset,backbone")
+    assert len(run_dirs(project)) == 3
+
+    started = time.time()
+    assert bench("run", "suites/tiny.yaml") == 0
+    assert "3 already finished, 0 run" in capsys.readouterr().out
+    assert time.time() - started < 5
+
+
+def test_local_executor_runs_jobs_in_worker_processes(project: Path) -> None:
+    assert bench("run", "suites/tiny.yaml", "--executor", "local", "--workers", "2") == 0
+    for run_dir in run_dirs(project):
+        assert results.read_result(run_dir)["status"] == "ok"
+        assert (run_dir / "worker.log").exists()
+
+
+def test_a_failing_job_is_a_row_not_a_crash(project: Path, capsys: pytest.CaptureFixture) -> None:
+    text = (
+        (project / "suites" / "tiny.yaml").read_text()
+        + """
+overrides:
+  - match: {method: mixup}
+    set: {recipe.optimizer.lr: 1.0e+12}
+"""
+    )
+    path = write_suite(project, text, "failing.yaml")
+    assert bench("run", str(path)) == 1
+    captured = capsys.readouterr()
+    assert "loss became" in captured.err
+    board = (project / "reports" / "tiny.md").read_text()
+    assert "| MixUp | error" in board and "Failed jobs" in board
+    assert "| Vanilla | " in board and "| Vanilla | error" not in board
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "expected"),
+    [
+        (
+            "name: x\naxes: {methods: [mixupp], backbones: [tiny_resnet], datasets: [synthetic], seeds: [0]}\n",
+            ["bad.yaml", "axes.methods[0]", "did you mean 'mixup'"],
+        ),
+        (
+            "name: x\naxes: {methods: [mixup], backbones: [tiny_resnet], datasets: [synthetic], seeds: []}\n",
+            ["bad.yaml", "axes.seeds", "must not be empty"],
+        ),
+        (
+            "name: x\naxes: {methods: [mixup], backbones: [tiny_resnet], datasets: [synthetic], seeds: [0]}\nrecipe: {epochs: many}\n",
+            ["bad.yaml", "recipe.epochs", "expected an integer"],
+        ),
+        ("name: [x\n", ["bad.yaml", "invalid YAML"]),
+    ],
+)
+def test_bad_suites_exit_2_with_file_and_key_and_touch_nothing(
+    project: Path, capsys: pytest.CaptureFixture, yaml_text: str, expected: list[str]
+) -> None:
+    write_suite(project, yaml_text, "bad.yaml")
+    assert bench("run", "suites/bad.yaml") == 2
+    err = capsys.readouterr().err
+    for word in expected:
+        assert word in err
+    assert "Traceback" not in err
+    assert not (project / "results").exists() and not (project / "reports").exists()
+
+
+def test_missing_dataset_is_reported_before_any_job_starts(
+    project: Path, capsys: pytest.CaptureFixture
+) -> None:
+    text = (project / "suites" / "tiny.yaml").read_text().replace("[synthetic]", "[synthetic, cifar100]")
+    write_suite(project, text, "needs_cifar.yaml")
+    assert bench("run", "suites/needs_cifar.yaml") == 2
+    err = capsys.readouterr().err
+    assert str(project / "data" / "cifar-100-python") in err and "Expected layout" in err
+    assert not (project / "results").exists()
+
+
+def test_data_root_precedence(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    text = (project / "suites" / "tiny.yaml").read_text().replace("[synthetic]", "[cifar10]")
+    write_suite(project, text, "c10.yaml")
+    monkeypatch.setenv("BENCH_DATA_ROOT", str(project / "from_env"))
+    assert bench("plan", "suites/c10.yaml") == 0
+    assert bench("run", "suites/c10.yaml") == 2
+    assert str(project / "from_env" / "cifar-10-batches-py") in capsys.readouterr().err
+    assert bench("run", "suites/c10.yaml", "--data-root", str(project / "from_flag")) == 2
+    assert str(project / "from_flag" / "cifar-10-batches-py") in capsys.readouterr().err
+
+
+def test_plan_and_ls(project: Path, capsys: pytest.CaptureFixture) -> None:
+    assert bench("plan", "suites/tiny.yaml") == 0
+    output = capsys.readouterr().out
+    assert "3 methods × 1 backbones × 1 datasets × 1 seeds → 3 jobs (0 finished, 3 pending)" in output
+    assert not (project / "results").exists()
+    assert bench("ls", "methods") == 0
+    output = capsys.readouterr().out
+    assert "mixup" in output and "1710.09412" in output
+
+
+def test_compare_exits_1_on_a_regression_against_a_comparable_published_value(
+    project: Path, capsys: pytest.CaptureFixture
+) -> None:
+    full_data = """
+name: tiny
+axes: {methods: [mixup], backbones: [tiny_resnet], datasets: [synthetic], seeds: [0]}
+recipe: {epochs: 2, batch_size: 128}
+report: {reducer: final}
+"""
+    write_suite(project, full_data, "tiny.yaml")
+    assert bench("run", "suites/tiny.yaml") == 0
+    published = project / "results" / "published"
+    published.mkdir(parents=True)
+    header = "source,dataset,backbone,method,metric,value,epochs,notes,reducer,network\n"
+    (published / "fake.csv").write_text(
+        header + "test,synthetic,tiny_resnet,MixUp,top1,99.0,2,,final,online\n"
+    )
+    assert bench("compare", "suites/tiny.yaml", "--tolerance", "1") == 1
+    assert "REGRESSION" in capsys.readouterr().out
+    (published / "fake.csv").write_text(
+        header + "test,synthetic,tiny_resnet,MixUp,top1,5.0,2,,final,online\n"
+    )
+    assert bench("compare", "suites/tiny.yaml", "--tolerance", "1") == 0
+    (published / "fake.csv").write_text(
+        header + "test,synthetic,tiny_resnet,MixUp,top1,99.0,2,,median_last10,online\n"
+    )
+    assert bench("compare", "suites/tiny.yaml") == 0
+    assert "reducer differs" in capsys.readouterr().out
+
+
+def test_killed_run_resumes_with_nothing_lost(project: Path) -> None:
+    """Kill -9 the whole `bench run` process group mid-run, then run again: every job completes."""
+    text = (project / "suites" / "tiny.yaml").read_text().replace("epochs: 2", "epochs: 6")
+    write_suite(project, text, "long.yaml")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
+    cmd = [sys.executable, "-m", "bench", "run", "suites/long.yaml", "--executor", "local", "--workers", "1"]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=project,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.time() + 60
+    checkpoints: list[Path] = []
+    while time.time() < deadline and not checkpoints:
+        checkpoints = (
+            list((project / "results").rglob(results.CHECKPOINT)) if (project / "results").exists() else []
+        )
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert checkpoints, "no checkpoint appeared within a minute"
+    interrupted = checkpoints[0].parent
+    assert results.read_result(interrupted) is None
+    done = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "resuming after epoch" in (interrupted / results.LOG).read_text()
+    for run_dir in run_dirs(project):
+        record = results.read_result(run_dir)
+        assert record["status"] == "ok" and record["epochs_completed"] == 6
+        assert [r["epoch"] for r in results.read_jsonl(run_dir / results.METRICS)] == list(range(1, 7))

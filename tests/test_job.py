@@ -1,0 +1,48 @@
+"""Job ids: a hash of everything that determines the numbers, and nothing else."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from bench.job import Job, Report
+from bench.recipe import Recipe
+
+
+def _job(**changes) -> Job:
+    base = dict(
+        suite="s",
+        method="mixup",
+        method_name="mixup",
+        method_version=1,
+        params={"alpha": 1.0},
+        backbone="tiny_resnet",
+        dataset="synthetic",
+        seed=0,
+        recipe=Recipe(epochs=3, image_size=16, augmentation="crop_flip"),
+    )
+    return Job(**{**base, **changes})
+
+
+def test_id_is_stable_and_sensitive_to_what_matters() -> None:
+    job = _job()
+    assert job.id == _job().id and len(job.id) == 16
+    assert _job(seed=1).id != job.id
+    assert _job(params={"alpha": 2.0}).id != job.id
+    assert _job(recipe=dataclasses.replace(job.recipe, epochs=4)).id != job.id
+    assert _job(method_version=2).id != job.id  # a method change invalidates old results
+
+
+def test_id_ignores_labels_suite_and_report() -> None:
+    job = _job()
+    assert _job(suite="other").id == job.id
+    assert _job(method="mixup-variant").id == job.id
+    assert _job(report=Report(reducer="final")).id == job.id
+
+
+def test_record_round_trip_and_run_dir(tmp_path) -> None:
+    job = _job(budget_epochs=30)
+    again = Job.from_record(job.to_record())
+    assert again == job and again.id == job.id
+    assert (
+        job.run_dir(tmp_path) == tmp_path / "s" / "synthetic" / "tiny_resnet" / "mixup" / f"s0-{job.id[:8]}"
+    )

@@ -1,0 +1,121 @@
+"""The training loop: determinism, resume after an interruption, corrupt checkpoints, NaN losses."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from bench import results
+from bench.job import Job
+from bench.recipe import Optimizer, Recipe
+from bench.settings import Settings
+from bench.train import run_job
+
+
+def tiny_job(method: str = "mixup", epochs: int = 3, lr: float = 0.1, seed: int = 0) -> Job:
+    recipe = Recipe(
+        epochs=epochs,
+        batch_size=32,
+        image_size=16,
+        augmentation="crop_flip",
+        train_fraction=0.125,
+        test_fraction=0.25,
+        optimizer=Optimizer(lr=lr),
+    )
+    return Job(
+        suite="t",
+        method=method,
+        method_name=method,
+        method_version=1,
+        params={} if method == "vanilla" else {"alpha": 1.0},
+        backbone="tiny_resnet",
+        dataset="synthetic",
+        seed=seed,
+        recipe=recipe,
+    )
+
+
+def in_dir(root: Path) -> Settings:
+    return Settings(base_dir=str(root))
+
+
+def metrics(job: Job, settings: Settings) -> list[dict]:
+    rows = results.read_jsonl(job.run_dir(settings.runs_root) / results.METRICS)
+    return [{k: v for k, v in r.items() if "seconds" not in k} for r in rows]
+
+
+def test_same_spec_and_seed_gives_identical_metrics(tmp_path: Path) -> None:
+    a, b = in_dir(tmp_path / "a"), in_dir(tmp_path / "b")
+    job = tiny_job()
+    assert run_job(job, a)["status"] == "ok" and run_job(job, b)["status"] == "ok"
+    assert metrics(job, a) == metrics(job, b)
+    assert len(metrics(job, a)) == 3
+    other = tiny_job(seed=1)
+    run_job(other, a)
+    assert metrics(other, a) != metrics(job, a)
+
+
+def test_interrupted_job_resumes_and_matches_an_uninterrupted_run(tmp_path: Path) -> None:
+    job = tiny_job(epochs=4)
+    reference = in_dir(tmp_path / "ref")
+    run_job(job, reference)
+
+    settings = in_dir(tmp_path / "resumed")
+
+    def interrupt_after_two(j: Job, row: dict) -> None:
+        if row["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_job(job, settings, on_epoch=interrupt_after_two)
+    run_dir = job.run_dir(settings.runs_root)
+    assert (run_dir / results.CHECKPOINT).exists() and not (run_dir / results.RESULT).exists()
+    assert len(metrics(job, settings)) == 2
+
+    record = run_job(job, settings)
+    assert record["status"] == "ok" and record["epochs_completed"] == 4
+    assert "resuming after epoch 2" in (run_dir / results.LOG).read_text()
+    assert metrics(job, settings) == metrics(job, reference)
+
+
+def test_truncated_checkpoint_restarts_the_job_cleanly(tmp_path: Path) -> None:
+    settings = in_dir(tmp_path)
+    job = tiny_job(epochs=2)
+    run_job(job, settings)
+    first = metrics(job, settings)
+    run_dir = job.run_dir(settings.runs_root)
+    checkpoint = run_dir / results.CHECKPOINT
+    checkpoint.write_bytes(checkpoint.read_bytes()[:1000])
+    (run_dir / results.RESULT).unlink()
+    record = run_job(job, settings)
+    assert record["status"] == "ok"
+    assert "is unusable" in (run_dir / results.LOG).read_text()
+    assert metrics(job, settings) == first
+
+
+def test_non_finite_loss_stops_the_job_with_a_clear_error(tmp_path: Path) -> None:
+    settings = in_dir(tmp_path)
+    job = tiny_job(method="vanilla", lr=1e12)
+    record = run_job(job, settings)
+    assert record["status"] == "error"
+    assert "loss became" in record["error"] and "epoch 1" in record["error"]
+    assert results.read_result(job.run_dir(settings.runs_root))["status"] == "error"
+
+
+def test_result_record_has_reducers_versions_and_wall_time(tmp_path: Path) -> None:
+    settings = in_dir(tmp_path)
+    record = run_job(tiny_job(epochs=2), settings)
+    assert set(record["metrics"]["online"]) == {"final", "best", "median_last10"}
+    assert {"git_commit", "torch", "device"} <= set(record["versions"])
+    assert record["wall_seconds"] > 0 and record["primary_network"] == "online"
+    spec = results.read_json(tiny_job(epochs=2).run_dir(settings.runs_root) / results.SPEC)
+    assert spec["id"] == tiny_job(epochs=2).id and spec["recipe"]["epochs"] == 2
+
+
+def test_missing_dataset_is_an_error_record_not_a_crash(tmp_path: Path) -> None:
+    settings = in_dir(tmp_path)
+    job = dataclasses.replace(tiny_job(), dataset="cifar10")
+    record = run_job(job, settings)
+    assert record["status"] == "error" and "cifar-10-batches-py" in record["error"]
