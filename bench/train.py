@@ -18,7 +18,7 @@ import torch
 
 from bench import registry, results, runtime
 from bench.data.base import DatasetSpec
-from bench.data.loader import InMemoryLoader
+from bench.data.pipeline import build_loaders
 from bench.errors import BenchError
 from bench.evaluate.clean import top1
 from bench.job import Job
@@ -91,23 +91,10 @@ def _train(
     recipe = job.recipe
     rt = runtime.resolve(settings.run)
     dataset: DatasetSpec = registry.get("datasets", job.dataset).load()
-    train_set = dataset.load(settings.data_root, "train", recipe.image_size).subset(recipe.train_fraction)
-    test_set = dataset.load(settings.data_root, "test", recipe.image_size).subset(recipe.test_fraction)
-
     torch.manual_seed(job.seed)  # model initialisation and any global-RNG layer (drop-path)
     data_gen = torch.Generator().manual_seed(job.seed)
     method_gen = torch.Generator().manual_seed(job.seed + METHOD_SEED_OFFSET)
-    loader_args = dict(
-        batch_size=recipe.batch_size,
-        mean=dataset.mean,
-        std=dataset.std,
-        device=rt.device,
-        channels_last=rt.channels_last,
-    )
-    train_loader = InMemoryLoader(
-        train_set, train=True, augmentation=recipe.augmentation, generator=data_gen, **loader_args
-    )
-    test_loader = InMemoryLoader(test_set, train=False, **loader_args)
+    train_loader, test_loader, sizes = build_loaders(dataset, recipe, settings.data_root, rt, data_gen)
     steps_per_epoch = len(train_loader)
 
     model = build_backbone(
@@ -137,8 +124,8 @@ def _train(
 
     history, start_epoch = _resume(run_dir, job, model, method, optimizer, data_gen, method_gen, log)
     log(
-        f"{job.method} / {job.backbone} / {job.dataset} / seed {job.seed}: {len(train_set)} train, "
-        f"{len(test_set)} test images, {steps_per_epoch} steps per epoch, {rt.describe()}"
+        f"{job.method} / {job.backbone} / {job.dataset} / seed {job.seed}: {sizes['train']} train, "
+        f"{sizes['test']} test images, {steps_per_epoch} steps per epoch, {rt.describe()}"
         + (f", resuming after epoch {start_epoch}" if start_epoch else "")
     )
 

@@ -10,7 +10,9 @@ adversarial mixup runs PGD. So the interface sits at the level of a batch's loss
 * `param_groups()`: extra trainable parts (a mix block) for the optimizer; the method is an
   `nn.Module`, so its submodules (EMA teacher, mix block) are checkpointed with it;
 * `after_step(model)`: state updates such as the EMA teacher;
-* `eval_models(model)`: the named networks whose accuracy is reported.
+* `eval_models(model)`: the named networks whose accuracy is reported;
+* `preview(model, images, labels)`: the mixed images a training step would see, with their
+  sources and label weights, for `bench visualize` (no parameter changes).
 
 State that must survive a resume (iteration counters, momentum schedules) lives in buffers or
 submodules, so the checkpoint's `method` state dict restores it exactly.
@@ -88,8 +90,23 @@ class Method(nn.Module):
         """The networks to evaluate, by name; must match `networks`."""
         return {"online": model}
 
+    def preview(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> Preview:
+        """What this method feeds the classifier for this batch; methods that mix override it."""
+        index = torch.arange(images.shape[0], device=images.device)
+        return Preview(images, index[:, None], torch.ones(images.shape[0], 1, device=images.device))
+
     def targets(self, labels: torch.Tensor) -> torch.Tensor:
         return one_hot(labels, self.ctx.num_classes, self.ctx.label_smoothing)
+
+
+@dataclass
+class Preview:
+    """Mixed images (normalised like the input), and for each one the batch indices of the images
+    it was mixed from (B, N) with their label weights (B, N), which sum to 1 per row."""
+
+    images: torch.Tensor
+    sources: torch.Tensor
+    weights: torch.Tensor
 
 
 @dataclass
@@ -141,6 +158,13 @@ class InputMix(Method):
     ) -> tuple[torch.Tensor, dict[str, Any]]:
         mixed, targets, sample = self.mix(images, self.targets(labels))
         return soft_cross_entropy(model(mixed), targets), {"lam": sample.lam.mean()}
+
+    @torch.no_grad()
+    def preview(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> Preview:
+        mixed, _, sample = self.mix(images, self.targets(labels))
+        index = torch.arange(images.shape[0], device=images.device)
+        lam = sample.lam.to(images.device)
+        return Preview(mixed, torch.stack([index, sample.perm], 1), torch.stack([lam, 1 - lam], 1))
 
     def permutation(self, images: torch.Tensor) -> torch.Tensor:
         return sampling.permutation(images.shape[0], self.ctx.generator, images.device)

@@ -116,3 +116,15 @@ def test_same_generator_same_mix(name: str) -> None:
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
     c = make(name, seed=6).mix(images, make(name).targets(labels))
     assert not torch.equal(a[0], c[0])
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_preview_describes_its_mix(name: str) -> None:
+    net, method = model(), make(name)
+    method.setup(net)
+    images, labels = batch()
+    preview = method.preview(net, images, labels)
+    assert preview.images.shape == images.shape
+    assert preview.sources.shape == preview.weights.shape and preview.sources.shape[0] == BATCH
+    assert ((preview.sources >= 0) & (preview.sources < BATCH)).all()
+    assert (preview.weights >= 0).all() and torch.allclose(preview.weights.sum(1), torch.ones(BATCH))

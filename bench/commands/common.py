@@ -1,0 +1,40 @@
+"""What several commands share: consoles, and loading settings and suites from parsed flags."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rich.console import Console
+
+# Wide enough for tables when output goes to a file or a CI log (no terminal width to read).
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
+
+
+def add_suite_arguments(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument("suite", help="suite YAML file, e.g. suites/smoke.yaml")
+    cmd.add_argument("--scale", type=float, help="run at this fraction of epochs and data, in (0, 1]")
+    cmd.add_argument(
+        "--data-root", help="folder with the dataset releases (overrides bench.toml and BENCH_DATA_ROOT)"
+    )
+
+
+def load_settings(args: argparse.Namespace):
+    """bench.toml (or --config), then the environment, then the flags this command has."""
+    from bench import settings as settings_mod
+
+    s = settings_mod.load(args.config)
+    return s.with_overrides(
+        data_root=getattr(args, "data_root", None),
+        device=getattr(args, "device", None),
+        precision=getattr(args, "precision", None),
+        cpu_workers=getattr(args, "workers", None),
+    )
+
+
+def load_suite(args: argparse.Namespace):
+    from bench import suite as suite_mod
+
+    s = suite_mod.load(args.suite)
+    return s.with_scale(args.scale) if getattr(args, "scale", None) else s

@@ -1,0 +1,22 @@
+"""`bench leaderboard SUITE`: reports/<suite>.md and .csv from the run records."""
+
+from __future__ import annotations
+
+import argparse
+
+from bench.commands.common import add_suite_arguments, load_settings, load_suite, out
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    cmd = sub.add_parser("leaderboard", help="write reports/<suite>.md and .csv from the run records")
+    add_suite_arguments(cmd)
+    cmd.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from bench.runner import write_leaderboard
+
+    md, csv_path = write_leaderboard(load_suite(args), load_settings(args))
+    out.print(md.read_text(), markup=False)
+    out.print(f"written: {md} and {csv_path}", markup=False)
+    return 0

@@ -1,0 +1,64 @@
+"""`bench plan SUITE`: the job matrix and its size, without running anything."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.table import Table
+
+from bench.commands.common import add_suite_arguments, load_settings, load_suite, out
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    cmd = sub.add_parser("plan", help="print a suite's job matrix without running anything")
+    add_suite_arguments(cmd)
+    cmd.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from bench.runner import split_finished
+    from bench.suite import expand
+
+    suite, settings = load_suite(args), load_settings(args)
+    jobs = expand(suite)
+    finished, _ = split_finished(jobs, settings)
+    done = {j.id for j in finished}
+    table = Table(
+        title=f"{suite.name}: {len(jobs)} jobs" + (f" at scale {suite.scale:g}" if suite.scale < 1 else "")
+    )
+    for column in (
+        "dataset",
+        "backbone",
+        "method",
+        "seed",
+        "epochs",
+        "batch",
+        "lr",
+        "image",
+        "params",
+        "id",
+        "state",
+    ):
+        table.add_column(column)
+    for j in jobs:
+        params = ", ".join(f"{k}={v}" for k, v in j.params.items())
+        table.add_row(
+            j.dataset,
+            j.backbone,
+            j.method,
+            str(j.seed),
+            str(j.recipe.epochs),
+            str(j.recipe.batch_size),
+            f"{j.recipe.optimizer.lr:g}",
+            str(j.recipe.image_size),
+            params,
+            j.id[:8],
+            "done" if j.id in done else "pending",
+        )
+    out.print(table)
+    axes = suite.data.axes
+    out.print(
+        f"{len(axes.methods)} methods × {len(axes.backbones)} backbones × {len(axes.datasets)} datasets × "
+        f"{len(axes.seeds)} seeds → {len(jobs)} jobs ({len(finished)} finished, {len(jobs) - len(finished)} pending)"
+    )
+    return 0

@@ -1,0 +1,99 @@
+"""`bench run SUITE`: train every unfinished job, then write the leaderboard."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from bench.commands.common import add_suite_arguments, err, load_settings, load_suite, out
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    cmd = sub.add_parser("run", help="train every unfinished job of a suite, then write its leaderboard")
+    add_suite_arguments(cmd)
+    cmd.add_argument("--executor", choices=["inline", "local"], help="override bench.toml's executor")
+    cmd.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    cmd.add_argument("--precision", choices=["auto", "fp32", "bf16"])
+    cmd.add_argument("--workers", type=int, help="local executor: CPU worker processes")
+    cmd.set_defaults(func=run)
+
+
+class Progress:
+    """Progress for `bench run`: a live bar on a terminal, one line per finished job either way."""
+
+    def __init__(self, jobs: list[Any], console: Console) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import Progress as RichProgress
+
+        self.console = console
+        self.total = len(jobs)
+        self.done = 0
+        self.progress = RichProgress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            disable=not console.is_terminal,
+        )
+        self.task = self.progress.add_task("epochs", total=sum(j.recipe.epochs for j in jobs))
+        self.running: dict[str, str] = {}
+
+    def __enter__(self) -> Progress:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.__exit__(*exc)
+
+    def started(self, job: Any) -> None:
+        self.running[job.id] = f"{job.method}/{job.backbone}/{job.dataset}/s{job.seed}"
+        self._describe()
+
+    def epoch(self, job: Any, epoch: int) -> None:
+        self.progress.advance(self.task)
+
+    def finished(self, job: Any, record: dict[str, Any]) -> None:
+        self.done += 1
+        name = self.running.pop(job.id, job.method)
+        if record.get("status") == "ok":
+            network = record.get("primary_network", "online").split("|")[0]
+            value = record.get("metrics", {}).get(network, {}).get("final")
+            status = (
+                f"[green]ok[/] final top-1 ({network}) {value:.2f}" if value is not None else "[green]ok[/]"
+            )
+        else:
+            status = f"[red]error[/] {escape(str(record.get('error', '')).splitlines()[0])}"
+        wall = record.get("wall_seconds", 0)
+        self.console.print(f"\\[{self.done}/{self.total}] {escape(name)}: {status} ({wall:.1f} s)")
+        self._describe()
+
+    def _describe(self) -> None:
+        self.progress.update(self.task, description=f"{len(self.running)} running")
+
+
+def run(args: argparse.Namespace) -> int:
+    from bench.runner import run_suite, split_finished, write_leaderboard
+    from bench.suite import expand
+
+    suite, settings = load_suite(args), load_settings(args)
+    jobs = expand(suite)
+    out.print(
+        f"suite [bold]{escape(suite.name)}[/] ({escape(suite.path)}): {len(jobs)} jobs, "
+        f"executor {args.executor or settings.run.executor}, runs in {escape(str(settings.runs_root))}"
+    )
+    _, pending = split_finished(jobs, settings)
+    with Progress(pending, out) as progress:
+        summary = run_suite(suite, settings, progress, executor=args.executor)
+    out.print(
+        f"{len(summary.skipped)} already finished, {len(summary.records)} run in {summary.seconds:.1f} s, "
+        f"{len(summary.failed)} failed"
+    )
+    md, csv_path = write_leaderboard(suite, settings)
+    out.print(f"leaderboard: {escape(str(md))} and {escape(str(csv_path))}")
+    for record in summary.failed:
+        err.print(f"[red]failed[/] {escape(str(record.get('label')))}: {escape(str(record.get('error')))}")
+    return 1 if summary.failed else 0
