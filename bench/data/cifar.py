@@ -56,7 +56,9 @@ def _decode_batch(path: Path, label_key: str, num_classes: int) -> tuple[np.ndar
     batch = read_pickle(path)
     for key in ("data", label_key):
         if key not in batch:
-            raise DataError(f"{path}: no {key!r} entry (found {', '.join(batch)}); is this the right CIFAR release?")
+            raise DataError(
+                f"{path}: no {key!r} entry (found {', '.join(batch)}); is this the right CIFAR release?"
+            )
     data = np.asarray(batch["data"])
     labels = np.asarray(batch[label_key], dtype=np.int64)
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
@@ -76,7 +78,10 @@ def _reader(files: dict[str, list[str]], label_key: str, num_classes: int, meta:
         parts = [_decode_batch(folder / name, label_key, num_classes) for name in files[split]]
         images = np.concatenate([p[0] for p in parts])
         labels = np.concatenate([p[1] for p in parts])
-        classes = [c.decode() if isinstance(c, bytes) else str(c) for c in read_pickle(folder / meta).get(names_key, [])]
+        classes = [
+            c.decode() if isinstance(c, bytes) else str(c)
+            for c in read_pickle(folder / meta).get(names_key, [])
+        ]
         if classes and len(classes) != num_classes:
             raise DataError(f"{folder / meta}: {len(classes)} class names, expected {num_classes}")
         if len(labels) and len(np.unique(labels)) > num_classes:

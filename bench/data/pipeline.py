@@ -24,13 +24,21 @@ class Batches(Protocol, Iterable[tuple[torch.Tensor, torch.Tensor]]):
     def __len__(self) -> int: ...
 
 
-def build_loaders(dataset: DatasetSpec, recipe: Recipe, data_root: Path, rt: Runtime,
-                  generator: torch.Generator) -> tuple[Batches, Batches, dict[str, int]]:
+def build_loaders(
+    dataset: DatasetSpec, recipe: Recipe, data_root: Path, rt: Runtime, generator: torch.Generator
+) -> tuple[Batches, Batches, dict[str, int]]:
     """(train batches, test batches, split sizes) for a job; `generator` drives all augmentation."""
     train_set = dataset.load(data_root, "train", recipe.image_size).subset(recipe.train_fraction)
     test_set = dataset.load(data_root, "test", recipe.image_size).subset(recipe.test_fraction)
-    common = dict(batch_size=recipe.batch_size, mean=dataset.mean, std=dataset.std, device=rt.device,
-                  channels_last=rt.channels_last)
-    train = InMemoryLoader(train_set, train=True, augmentation=recipe.augmentation, generator=generator, **common)
+    common = dict(
+        batch_size=recipe.batch_size,
+        mean=dataset.mean,
+        std=dataset.std,
+        device=rt.device,
+        channels_last=rt.channels_last,
+    )
+    train = InMemoryLoader(
+        train_set, train=True, augmentation=recipe.augmentation, generator=generator, **common
+    )
     test = InMemoryLoader(test_set, train=False, **common)
     return train, test, {"train": len(train_set), "test": len(test_set)}

@@ -11,7 +11,9 @@ from bench.data.synthetic import generate
 
 def _set(n: int = 10, size: int = 8) -> ImageSet:
     g = torch.Generator().manual_seed(0)
-    return ImageSet(torch.randint(0, 256, (n, 3, size, size), generator=g, dtype=torch.uint8), torch.arange(n) % 3)
+    return ImageSet(
+        torch.randint(0, 256, (n, 3, size, size), generator=g, dtype=torch.uint8), torch.arange(n) % 3
+    )
 
 
 def test_crop_flip_equals_per_sample_reference() -> None:
@@ -32,8 +34,16 @@ def test_training_batches_are_reproducible_and_cover_the_split() -> None:
     data = _set(10)
 
     def epoch(seed: int) -> list[torch.Tensor]:
-        loader = InMemoryLoader(data, batch_size=4, mean=(0.5,) * 3, std=(0.25,) * 3, device=torch.device("cpu"),
-                                train=True, augmentation="crop_flip", generator=torch.Generator().manual_seed(seed))
+        loader = InMemoryLoader(
+            data,
+            batch_size=4,
+            mean=(0.5,) * 3,
+            std=(0.25,) * 3,
+            device=torch.device("cpu"),
+            train=True,
+            augmentation="crop_flip",
+            generator=torch.Generator().manual_seed(seed),
+        )
         return [torch.cat([x.flatten(), y.float()]) for x, y in loader]
 
     assert len(epoch(0)) == 2  # drop_last: 10 // 4
@@ -43,7 +53,9 @@ def test_training_batches_are_reproducible_and_cover_the_split() -> None:
 
 def test_test_batches_are_in_order_normalised_and_complete() -> None:
     data = _set(10)
-    loader = InMemoryLoader(data, batch_size=4, mean=(0.5,) * 3, std=(0.25,) * 3, device=torch.device("cpu"), train=False)
+    loader = InMemoryLoader(
+        data, batch_size=4, mean=(0.5,) * 3, std=(0.25,) * 3, device=torch.device("cpu"), train=False
+    )
     batches = list(loader)
     assert [len(y) for _, y in batches] == [4, 4, 2]
     images = torch.cat([x for x, _ in batches])
