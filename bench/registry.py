@@ -42,6 +42,12 @@ METHODS = _table(
         "mixup", "bench.methods.mixup:MixUp", "MixUp, Zhang et al. 2018, arXiv 1710.09412", ("MixUp", "Mixup")
     ),
     Entry("cutmix", "bench.methods.cutmix:CutMix", "CutMix, Yun et al. 2019, arXiv 1905.04899", ("CutMix",)),
+    Entry(
+        "aom",
+        "bench.methods.aom:AOM",
+        "Adversarially Optimized Mixup, Bunk et al. 2021, arXiv 2103.11589 (reconstructed from the abstract)",
+        ("AOM", "AOM (adversarially optimized mixup)"),
+    ),
 )
 
 BACKBONES = _table(

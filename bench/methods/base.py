@@ -45,6 +45,8 @@ class MethodContext:
     steps_per_epoch: int
     total_steps: int
     backbone: str = ""
+    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)  # the input normalisation, for pixel-space bounds
+    std: tuple[float, float, float] = (1.0, 1.0, 1.0)
 
 
 @dataclass(frozen=True)
