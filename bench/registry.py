@@ -42,6 +42,18 @@ METHODS = _table(
         "mixup", "bench.methods.mixup:MixUp", "MixUp, Zhang et al. 2018, arXiv 1710.09412", ("MixUp", "Mixup")
     ),
     Entry("cutmix", "bench.methods.cutmix:CutMix", "CutMix, Yun et al. 2019, arXiv 1905.04899", ("CutMix",)),
+    Entry(
+        "automix",
+        "bench.methods.automix:AutoMix",
+        "AutoMix, Liu et al. ECCV 2022, arXiv 2103.13027 (learned Mix Block, EMA teacher)",
+        ("AutoMix",),
+    ),
+    Entry(
+        "adautomix",
+        "bench.methods.adautomix:AdAutoMix",
+        "AdAutoMix, Qin et al. ICLR 2024, arXiv 2312.11954 (adversarial Mix Block, EMA teacher)",
+        ("AdAutoMix",),
+    ),
 )
 
 BACKBONES = _table(
@@ -59,6 +71,18 @@ BACKBONES = _table(
         "bench.models.backbones:resnext50_32x4d",
         "ResNeXt-50 32x4d (timm)",
         ("ResNeXt-50(32x4d)", "ResNeXt-50", "ResNeXt-50 32x4d"),
+    ),
+    Entry(
+        "swin_tiny",
+        "bench.models.backbones:swin_tiny",
+        "Swin-T (timm swin_tiny_patch4_window7_224), 224 px images",
+        ("Swin-T", "Swin-Tiny"),
+    ),
+    Entry(
+        "convnext_tiny",
+        "bench.models.backbones:convnext_tiny",
+        "ConvNeXt-T (timm), 3x3 stride-1 stem for images of 64 px or less",
+        ("ConvNeXt-T", "ConvNeXt-Tiny"),
     ),
 )
 

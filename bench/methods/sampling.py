@@ -29,6 +29,26 @@ def permutation(n: int, generator: torch.Generator, device: torch.device | str =
     return torch.randperm(n, generator=generator).to(device)
 
 
+def permutation_no_repeat(
+    n: int, generator: torch.Generator, device: torch.device | str = "cpu", *, strict: bool = True
+) -> torch.Tensor:
+    """A permutation that tries to pair no sample with itself, as OpenMixup's `_no_repeat_shuffle_idx`.
+
+    Up to 10 random permutations are checked; if all have a fixed point, a strict call returns a
+    cyclic shift by a random offset (never a fixed point), a lenient one the next random draw.
+    """
+    identity = torch.arange(n)
+    perm = torch.randperm(n, generator=generator)
+    for _ in range(10):
+        if not bool((perm == identity).any()):
+            return perm.to(device)
+        perm = torch.randperm(n, generator=generator)
+    if strict and n > 1:
+        shift = 1 + int(torch.randint(max(n - 2, 1), (), generator=generator))
+        perm = (identity + shift) % n
+    return perm.to(device)
+
+
 def randint(high: int, generator: torch.Generator, size: int | tuple[int, ...] = ()) -> torch.Tensor:
     shape = (size,) if isinstance(size, int) else tuple(size)
     return torch.randint(high, shape, generator=generator)

@@ -58,6 +58,32 @@ def tiny_resnet(num_classes: int, cifar: bool, drop_path: float = 0.0) -> nn.Mod
     return cifar_stem(model) if cifar else model
 
 
+def swin_tiny(num_classes: int, cifar: bool, drop_path: float = 0.0) -> nn.Module:
+    """timm swin_tiny_patch4_window7_224 (Swin-T); the mixup papers run it on images resized to 224 px."""
+    if cifar:
+        raise BenchError("swin_tiny runs at 224 px (resize the images: recipe.image_size: 224, stem: auto)")
+    return timm.create_model(
+        "swin_tiny_patch4_window7_224", pretrained=False, num_classes=num_classes, drop_path_rate=drop_path
+    )
+
+
+def convnext_tiny(num_classes: int, cifar: bool, drop_path: float = 0.0) -> nn.Module:
+    """timm convnext_tiny (ConvNeXt-T).
+
+    With `cifar`, OpenMixup's ConvNeXt_CIFAR: a 3x3 stride-1 convolution replaces the 4x4 stride-4
+    patchify stem (its LayerNorm stays), so a 32 px image gives stage maps of 32/16/8/4 px.
+    """
+    model = timm.create_model(
+        "convnext_tiny", pretrained=False, num_classes=num_classes, drop_path_rate=drop_path
+    )
+    if cifar:
+        stem = nn.Conv2d(3, model.stem[0].out_channels, kernel_size=3, stride=1, padding=1)
+        nn.init.trunc_normal_(stem.weight, std=0.02)  # timm's ConvNeXt initialisation of convolutions
+        nn.init.zeros_(stem.bias)
+        model.stem[0] = stem
+    return model
+
+
 def uses_cifar_stem(stem: str, image_size: int) -> bool:
     """`auto` follows the papers: CIFAR stem up to 64 px (CIFAR, Tiny-ImageNet), ImageNet stem above."""
     return stem == "cifar" or (stem == "auto" and image_size <= 64)
