@@ -1,0 +1,1 @@
+"""Benchmark scripts (run by hand or by `bench perf`; never timed inside the test suite)."""
