@@ -51,7 +51,7 @@ Where we follow the code (the paper body could not be read, or the two sources d
   permutations and the others are plain, as in the code.
 * The code passes the teacher over each permuted source batch for the cosine term; we reuse the
   clean pass's logits (a permuted batch has the same batch statistics, so the logits are the same)
-  and replay those passes' effect on the teacher's BatchNorm running statistics exactly
+  and replay those passes' effect on the teacher's BatchNorm running statistics (up to rounding)
   (`BatchNormReplay`). With drop-path (ViTs) the code would draw fresh drop-path masks for those
   passes; ours share the clean pass's.
 * `switch_off` (skipping generator updates at random) is 0 in every released AdAutoMix config and

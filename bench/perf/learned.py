@@ -13,7 +13,8 @@ A CIFAR ResNet-18 (CIFAR stem, 32 px, 100 classes) at batch 100 with each method
 then the full training step (loss, backward, optimizer step, EMA update) and a vanilla step (one
 forward + backward on clean images and an optimizer step). Everything else in a step (Mix Block,
 mixing, EMA, optimizer) is overhead, so `full step / sum of passes` shows how close the step is to
-its floor. Timings are medians over `repeats` after one warm-up, on whatever machine runs it:
+its floor. Timings are medians over `repeats` interleaved rounds after a warm-up round, on
+whatever machine runs it:
 report them with the hardware line and the load (`/proc/loadavg`) printed below the table.
 `measure()` returns the rows for `bench perf`.
 """
@@ -51,11 +52,6 @@ def _timer(device: torch.device) -> Callable[[Callable[[], Any]], float]:
         return time.perf_counter() - start
 
     return run
-
-
-def _median(fn: Callable[[], Any], repeats: int, timer) -> float:
-    timer(fn)  # warm-up: allocator, oneDNN primitive caches, lazy inits
-    return statistics.median(timer(fn) for _ in range(repeats))
 
 
 def _setup(name: str, device: torch.device, seed: int):
@@ -104,6 +100,12 @@ def _passes(model, method: LearnedMix, images, labels) -> dict[str, Callable[[],
     return passes
 
 
+def _vanilla_step(model, optimizer, images: torch.Tensor, labels: torch.Tensor) -> None:
+    optimizer.zero_grad(set_to_none=True)
+    soft_cross_entropy(model(images), one_hot(labels, NUM_CLASSES)).backward()
+    optimizer.step()
+
+
 def _train_step(model, method: LearnedMix, optimizer, images: torch.Tensor, labels: torch.Tensor) -> None:
     """One training iteration exactly as `bench.train` runs it."""
     loss, _ = method.loss(model, images, labels)
@@ -116,32 +118,42 @@ def _train_step(model, method: LearnedMix, optimizer, images: torch.Tensor, labe
 def measure(
     batch_size: int = 100, repeats: int = 3, device: str = "cpu", seed: int = 0
 ) -> list[dict[str, Any]]:
-    """Rows {method, measure, seconds, vs_sum, vs_vanilla} for vanilla, AutoMix and AdAutoMix."""
+    """Rows {method, measure, seconds, vs_sum, vs_vanilla} for vanilla, AutoMix and AdAutoMix.
+
+    Every timed item runs once per round, rounds repeated `repeats` times after a warm-up round,
+    so a change in machine load shifts all items alike instead of biasing the ratios.
+    """
     dev = torch.device(device)
     timer = _timer(dev)
     gen = torch.Generator().manual_seed(seed)
     images = torch.randn(batch_size, 3, IMAGE_SIZE, IMAGE_SIZE, generator=gen).to(dev)
     labels = torch.randint(NUM_CLASSES, (batch_size,), generator=gen).to(dev)
 
-    model, method, optimizer = _setup("automix", dev, seed)
-
-    def vanilla_step() -> None:
-        optimizer.zero_grad(set_to_none=True)
-        soft_cross_entropy(model(images), one_hot(labels, NUM_CLASSES)).backward()
-        optimizer.step()
-
-    vanilla = _median(vanilla_step, repeats, timer)
-    rows = [{"method": "vanilla", "measure": "step", "seconds": vanilla, "vs_sum": None, "vs_vanilla": 1.0}]
+    items: dict[tuple[str, str], Callable[[], Any]] = {}
     for name in ("automix", "adautomix"):
         model, method, optimizer = _setup(name, dev, seed)
-        model.train()
-        method.train()
-        passes = {k: _median(fn, repeats, timer) for k, fn in _passes(model, method, images, labels).items()}
+        if not items:  # the vanilla step: the same network on clean images, its own optimizer
+            plain = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+            items["vanilla", "step"] = functools.partial(_vanilla_step, model, plain, images, labels)
+        for label, fn in _passes(model, method, images, labels).items():
+            items[name, label] = fn
+        items[name, "full step"] = functools.partial(_train_step, model, method, optimizer, images, labels)
 
-        step = _median(
-            functools.partial(_train_step, model, method, optimizer, images, labels), repeats, timer
-        )
-        total = sum(passes.values())
+    times: dict[tuple[str, str], list[float]] = {key: [] for key in items}
+    for fn in items.values():
+        fn()  # warm-up: allocator, oneDNN primitive caches, lazy inits
+    for _ in range(repeats):
+        for key, fn in items.items():
+            times[key].append(timer(fn))
+    seconds = {key: statistics.median(values) for key, values in times.items()}
+
+    vanilla = seconds["vanilla", "step"]
+    rows = [{"method": "vanilla", "measure": "step", "seconds": vanilla, "vs_sum": None, "vs_vanilla": 1.0}]
+    for name in ("automix", "adautomix"):
+        passes = {
+            label: v for (method, label), v in seconds.items() if method == name and label != "full step"
+        }
+        total, step = sum(passes.values()), seconds[name, "full step"]
         rows += [
             {"method": name, "measure": k, "seconds": v, "vs_sum": None, "vs_vanilla": v / vanilla}
             for k, v in passes.items()
@@ -192,7 +204,7 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"\nResNet-18 (CIFAR stem), {IMAGE_SIZE} px, {NUM_CLASSES} classes, batch {args.batch_size}, fp32; "
         f"{hardware}, {torch.get_num_threads()} threads, torch {torch.__version__}; "
-        f"median of {args.repeats} after a warm-up; load average {' '.join(load)}"
+        f"median of {args.repeats} interleaved rounds after a warm-up; load average {' '.join(load)}"
     )
 
 
