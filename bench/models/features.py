@@ -31,6 +31,8 @@ from timm.models.resnet import ResNet
 from timm.models.swin_transformer import SwinTransformer
 from torch import nn
 
+from bench.models.backbones import uses_cifar_stem
+
 # registry backbone name -> family; a backbone missing here has no known stage-3 map
 FAMILIES = {
     "tiny_resnet": "resnet",
@@ -54,8 +56,6 @@ def stage3_stride(family: str, cifar_stem: bool) -> int:
 
 def check(backbone: str, image_size: int) -> None:
     """Raise ValueError if `backbone` has no usable stage-3 map at `image_size` (auto stem)."""
-    from bench.models.backbones import uses_cifar_stem
-
     family = FAMILIES.get(backbone)
     if family is None:
         raise ValueError(
