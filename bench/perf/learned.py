@@ -1,6 +1,6 @@
 """What an AutoMix / AdAutoMix step costs, against the passes it cannot avoid (a benchmark script).
 
-    python -m bench.perf.learned [--batch-size 100] [--repeats 3] [--device cpu]
+    python -m bench.perf.learned [--batch-size 100] [--repeats 3] [--device cpu] [--clock wall|cpu]
 
 A CIFAR ResNet-18 (CIFAR stem, 32 px, 100 classes) at batch 100 with each method's CIFAR defaults
 (AdAutoMix N = 3). Each unavoidable pass is timed on its own:
@@ -14,9 +14,10 @@ then the full training step (loss, backward, optimizer step, EMA update) and a v
 forward + backward on clean images and an optimizer step). Everything else in a step (Mix Block,
 mixing, EMA, optimizer) is overhead, so `full step / sum of passes` shows how close the step is to
 its floor. Timings are medians over `repeats` interleaved rounds after a warm-up round, on
-whatever machine runs it:
-report them with the hardware line and the load (`/proc/loadavg`) printed below the table.
-`measure()` returns the rows for `bench perf`.
+whatever machine runs it: report them with the hardware line and the load (`/proc/loadavg`)
+printed below the table. On a machine others are using, wall times mostly measure their load;
+`OMP_NUM_THREADS=1 ... --clock cpu` times this process's CPU time instead. `measure()` returns
+the rows for `bench perf`.
 """
 
 from __future__ import annotations
@@ -41,22 +42,25 @@ from bench.models.backbones import build_backbone
 NUM_CLASSES, IMAGE_SIZE = 100, 32
 
 
-def _timer(device: torch.device) -> Callable[[Callable[[], Any]], float]:
+def _timer(device: torch.device, clock: str) -> Callable[[Callable[[], Any]], float]:
+    """Seconds of `fn` by the wall clock, or by this process's CPU time (`clock="cpu"`)."""
+    now = time.perf_counter if clock == "wall" else time.process_time
+
     def run(fn: Callable[[], Any]) -> float:
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-        start = time.perf_counter()
+        start = now()
         fn()
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-        return time.perf_counter() - start
+        return now() - start
 
     return run
 
 
-def _setup(name: str, device: torch.device, seed: int):
+def _setup(name: str, backbone: str, device: torch.device, seed: int):
     torch.manual_seed(seed)
-    model = build_backbone("resnet18", num_classes=NUM_CLASSES, image_size=IMAGE_SIZE).to(device)
+    model = build_backbone(backbone, num_classes=NUM_CLASSES, image_size=IMAGE_SIZE).to(device)
     ctx = MethodContext(
         num_classes=NUM_CLASSES,
         image_size=IMAGE_SIZE,
@@ -65,7 +69,7 @@ def _setup(name: str, device: torch.device, seed: int):
         device=device,
         steps_per_epoch=500,
         total_steps=500 * 800,
-        backbone="resnet18",
+        backbone=backbone,
     )
     cls = registry.get("methods", name).load()
     method = cls(cls.Params(), ctx).to(device)
@@ -116,22 +120,31 @@ def _train_step(model, method: LearnedMix, optimizer, images: torch.Tensor, labe
 
 
 def measure(
-    batch_size: int = 100, repeats: int = 3, device: str = "cpu", seed: int = 0
+    batch_size: int = 100,
+    repeats: int = 3,
+    device: str = "cpu",
+    seed: int = 0,
+    clock: str = "wall",
+    backbone: str = "resnet18",
 ) -> list[dict[str, Any]]:
     """Rows {method, measure, seconds, vs_sum, vs_vanilla} for vanilla, AutoMix and AdAutoMix.
 
     Every timed item runs once per round, rounds repeated `repeats` times after a warm-up round,
-    so a change in machine load shifts all items alike instead of biasing the ratios.
+    so a change in machine load shifts all items alike instead of biasing the ratios. On a shared
+    CPU, `clock="cpu"` with one thread (OMP_NUM_THREADS=1) counts only this process's CPU time,
+    which the other processes' load does not inflate.
     """
+    if clock not in ("wall", "cpu"):
+        raise ValueError(f"clock must be 'wall' or 'cpu', got {clock!r}")
     dev = torch.device(device)
-    timer = _timer(dev)
+    timer = _timer(dev, clock)
     gen = torch.Generator().manual_seed(seed)
     images = torch.randn(batch_size, 3, IMAGE_SIZE, IMAGE_SIZE, generator=gen).to(dev)
     labels = torch.randint(NUM_CLASSES, (batch_size,), generator=gen).to(dev)
 
     items: dict[tuple[str, str], Callable[[], Any]] = {}
     for name in ("automix", "adautomix"):
-        model, method, optimizer = _setup(name, dev, seed)
+        model, method, optimizer = _setup(name, backbone, dev, seed)
         if not items:  # the vanilla step: the same network on clean images, its own optimizer
             plain = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
             items["vanilla", "step"] = functools.partial(_vanilla_step, model, plain, images, labels)
@@ -196,15 +209,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="cpu: this process's CPU time (use with OMP_NUM_THREADS=1 on a busy machine)",
+    )
     args = parser.parse_args(argv)
-    rows = measure(args.batch_size, args.repeats, args.device)
+    rows = measure(args.batch_size, args.repeats, args.device, clock=args.clock)
     print(markdown(rows))
     load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else ["?"]
     hardware = torch.cuda.get_device_name() if args.device.startswith("cuda") else runtime.cpu_name()
     print(
         f"\nResNet-18 (CIFAR stem), {IMAGE_SIZE} px, {NUM_CLASSES} classes, batch {args.batch_size}, fp32; "
         f"{hardware}, {torch.get_num_threads()} threads, torch {torch.__version__}; "
-        f"median of {args.repeats} interleaved rounds after a warm-up; load average {' '.join(load)}"
+        f"{args.clock} clock, median of {args.repeats} interleaved rounds after a warm-up; "
+        f"load average {' '.join(load)}"
     )
 
 
