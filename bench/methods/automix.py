@@ -35,8 +35,9 @@ Where we follow the code (or had to choose):
   loosely (margin 0.1).
 * The code stops with an error on a NaN attention map; we keep its guard on the mask logits
   (NaN -> 1e-4) in the graph instead of a host-side check; a NaN loss still stops the job.
-* Unused options of the released class (mask_adjust, pre-MixBlock heads, head_one_mix, switch_off)
-  are 0/off or no-ops (switch_off 1.0) in the AutoMix configs and are not implemented.
+* Options of the released class that the configs behind the AdAutoMix tables leave off are not
+  implemented: mask_adjust, the pre-MixBlock heads, head_one_mix, and switch_off (1.0, a no-op, in
+  the CIFAR Swin-T/ConvNeXt-T configs; 0.5 or 0.8 only in DeiT-B and ImageNet ViT configs).
 """
 
 from __future__ import annotations
