@@ -127,7 +127,7 @@ def _published(cell: Cell, footnote: _Footnotes) -> str:
     flagged = [p.notes for p in cell.published if p.conflict]
     text = f"published values disagree for {display_name(cell)} on {short_name((cell.dataset, cell.backbone, cell.epochs))}: {sources}."
     if flagged:
-        text += " Source notes: " + " | ".join(dict.fromkeys(flagged)) + "."
+        text += " Source notes: " + " | ".join(dict.fromkeys(n.rstrip(". ") for n in flagged)) + "."
     also = f" (or {', '.join(_fmt(v) for v in others)})" if others else ""
     return f"{_fmt(pub.value)}{also} {footnote(text)}"
 

@@ -111,8 +111,9 @@ def top1_panels(cells: list[Cell]) -> list[Panel]:
 def _series(cell: Cell) -> Series | None:
     if not cell.curves:
         return None
-    common = sorted(set.intersection(*(set(e for e, _ in curve) for curve in cell.curves)))
-    per_epoch = [[dict(curve)[e] for curve in cell.curves] for e in common]
+    by_epoch = [dict(curve) for curve in cell.curves]
+    common = sorted(set.intersection(*(set(curve) for curve in by_epoch)))
+    per_epoch = [[curve[e] for curve in by_epoch] for e in common]
     return Series(
         display_name(cell),
         "/".join(dict.fromkeys(cell.networks_used)),
