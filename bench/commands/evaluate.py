@@ -12,12 +12,17 @@ T points below the published value.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from rich.table import Table
 
 from bench.commands.common import load_settings, out
 from bench.errors import BenchError
+
+if TYPE_CHECKING:  # torch and timm load only when the command runs
+    from bench.models.checkpoint import Checkpoint
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -61,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.batch_size < 1:
         raise BenchError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.image_size is not None and args.image_size < 8:
+        raise BenchError(f"--image-size must be >= 8, got {args.image_size}")
     if args.tolerance is not None and args.tolerance < 0:
         raise BenchError(f"--tolerance must be >= 0, got {args.tolerance}")
     registry.get("backbones", args.backbone)
@@ -84,11 +91,13 @@ def run(args: argparse.Namespace) -> int:
         )
     )
     scores: dict[str, float] = {}
+    unused: set[str] | None = None  # key prefixes no evaluated network reads
     for name in options:
         model = build_backbone(
             args.backbone, num_classes=dataset.num_classes, image_size=image_size, stem=args.stem
         )
         weights, skipped = checkpoint.extract(ckpt, name)
+        unused = set(skipped) if unused is None else unused & set(skipped)
         checkpoint.load_into(model, weights, f"{ckpt.path} ({name} network into {args.backbone})")
         model = model.to(rt.device, memory_format=rt.memory_format)
         batches = InMemoryLoader(
@@ -101,13 +110,12 @@ def run(args: argparse.Namespace) -> int:
             channels_last=rt.channels_last,
         )
         scores[name] = top1(model, batches, rt)
-        if skipped:
-            out.print(escape(f"  {name}: not used from the file: {', '.join(skipped)}"))
-    table = Table(title=f"clean top-1 (%), {args.dataset} test split")
-    table.add_column("network")
-    table.add_column("top-1", justify="right")
+    if unused:
+        out.print(escape(f"not used from the file: {', '.join(sorted(unused))}"))
+    table = Table("network", "weights", "top-1 (%)")
     for name, value in scores.items():
-        table.add_row(name, f"{value:.2f}")
+        backbone, head = checkpoint.NETWORKS[name] if ckpt.two_networks else checkpoint.SINGLE
+        table.add_row(name, f"{backbone}* + {head}fc.*", f"{value:.2f}")
     out.print(table)
     ours_network = max(scores, key=lambda n: scores[n])
     ours = scores[ours_network]
@@ -116,7 +124,10 @@ def run(args: argparse.Namespace) -> int:
     return _compare(args, ckpt, network, ours, settings.published_dir)
 
 
-def _compare(args: argparse.Namespace, ckpt, network: str, ours: float, published_dir) -> int:
+def _compare(
+    args: argparse.Namespace, ckpt: Checkpoint, network: str, ours: float, published_dir: Path
+) -> int:
+    """Print the published values of the checkpoint's cell and the difference; 1 on a regression."""
     from bench.report.published import load, method_key
 
     if not args.method:
