@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench import suite as suite_mod
+from bench.cli import main
 from bench.report import plots
 from bench.runner import write_leaderboard
 from bench.settings import Settings
@@ -78,15 +79,19 @@ def test_figures_are_valid_pngs_of_sensible_size(tmp_path: Path, adautomix_alias
         assert path.stat().st_size > 20_000  # drawn, not blank
 
 
-def test_leaderboard_writes_the_figures_beside_the_markdown(project: Path, settings: Settings) -> None:
+def test_bench_leaderboard_writes_the_figures_beside_the_markdown(
+    project: Path, settings: Settings, capsys: pytest.CaptureFixture
+) -> None:
     (project / "results" / "published").mkdir(parents=True)
     (project / "results" / "published" / "table.csv").write_text(PUBLISHED)
-    suite = fake_runs(project, settings)
-    md, csv_path, figures = write_leaderboard(suite, settings)
-    assert md == project / "reports" / "golden.md" and csv_path.exists()
-    assert [f.name for f in figures] == ["golden-top1.png", "golden-curves.png", "golden-delta.png"]
-    assert all(f.parent == md.parent and png_size(f)[0] > 0 for f in figures)
-    assert "`golden-top1.png`" in md.read_text()
+    fake_runs(project, settings)
+    assert main(["leaderboard", "suites/suite.yaml"]) == 0
+    reports = project / "reports"
+    figures = [reports / f"golden-{kind}.png" for kind in ("top1", "curves", "delta")]
+    assert all(png_size(f)[0] > 0 for f in figures)
+    assert (reports / "golden.csv").exists() and "`golden-top1.png`" in (reports / "golden.md").read_text()
+    output = capsys.readouterr().out
+    assert "| MixUp | **79.75 ± 0.35** | 79.12 | +0.63 |" in output and str(figures[2]) in output
 
 
 def test_a_reduced_scale_leaderboard_is_labelled_in_its_name_title_and_cells(
