@@ -194,3 +194,11 @@ def test_killed_run_resumes_with_nothing_lost(project: Path) -> None:
         record = results.read_result(run_dir)
         assert record["status"] == "ok" and record["epochs_completed"] == 6
         assert [r["epoch"] for r in results.read_jsonl(run_dir / results.METRICS)] == list(range(1, 7))
+
+
+@pytest.mark.parametrize("scale", ["0", "-0.5", "1.5"])
+def test_a_scale_outside_0_to_1_is_refused_not_ignored(
+    project: Path, capsys: pytest.CaptureFixture, scale: str
+) -> None:
+    assert bench("plan", "suites/tiny.yaml", "--scale", scale) == 2
+    assert "--scale must be in (0, 1]" in capsys.readouterr().err
