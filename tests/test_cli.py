@@ -187,7 +187,7 @@ def test_killed_run_resumes_with_nothing_lost(project: Path) -> None:
     assert checkpoints, "no checkpoint appeared within a minute"
     interrupted = checkpoints[0].parent
     assert results.read_result(interrupted) is None
-    done = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert "resuming after epoch" in (interrupted / results.LOG).read_text()
     for run_dir in run_dirs(project):
