@@ -46,7 +46,7 @@ METHODS = _table(
         "manifoldmix",
         "bench.methods.manifoldmix:ManifoldMix",
         "ManifoldMix, Verma et al. 2019, arXiv 1806.05236 (ResNet-style backbones)",
-        ("ManifoldMix", "Manifold Mixup", "Manifold-Mix"),
+        ("ManifoldMix", "Manifold Mixup"),
     ),
     Entry(
         "saliencymix",
@@ -59,7 +59,7 @@ METHODS = _table(
         "puzzlemix",
         "bench.methods.puzzlemix:PuzzleMix",
         "PuzzleMix, Kim et al. 2020, arXiv 2009.06962 (needs the puzzlemix extra: gco-wrapper)",
-        ("PuzzleMix", "Puzzle Mix", "Puzzle-Mix"),
+        ("PuzzleMix", "Puzzle Mix"),
     ),
     Entry(
         "resizemix",

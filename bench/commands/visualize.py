@@ -285,5 +285,5 @@ def _save(out: Path, spec, images, samples: int, rows, caption: str) -> None:
     fig.suptitle("Mixed samples (label weights above each image)", fontsize=11)
     fig.text(0.5, 0.004, caption, ha="center", va="bottom", fontsize=8, wrap=True)
     fig.tight_layout(rect=(0, 0.015, 1, 0.985))
-    atomic_write(out, lambda f: fig.savefig(f, format="png", dpi=110), mode="wb")
+    atomic_write(out, lambda f: fig.savefig(f, format="png", dpi=90), mode="wb")
     plt.close(fig)

@@ -12,7 +12,8 @@ code, which produced the published numbers, unless `spectrum: paper` is set:
 * it builds the complex spectrum as `spectrum[:, 0] + 1j * spectrum[:, 1]`, which on the 2-D
   (1, H, W/2+1, 2) array takes rows 0 and 1 of the frequency grid, not the real and imaginary
   parts; the inverse FFT then sees a (W/2+1, 2) spectrum, so its masks vary with at most one
-  horizontal period (`spectrum: released`, checked against the released code with the same noise).
+  horizontal period (`spectrum: released`; checked once against the released code fed the same
+  noise: equal to 1e-15).
   `spectrum: paper` uses the full isotropic 2-D spectrum the paper describes.
 * it rounds lam * H * W up or down at random and then labels the mix with the sampled lam; we
   round the same way but label with the mask's exact pixel share (at most one pixel different).
