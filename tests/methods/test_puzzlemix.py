@@ -77,3 +77,36 @@ def test_without_transport_the_images_stay_in_place() -> None:
     images, _ = batch()
     assert torch.equal(sample.source, images) and torch.equal(sample.partner, images[sample.perm])
     assert set(sample.mask.unique().tolist()) <= {0.0, 0.5, 1.0}  # three mixing levels
+
+
+def dense_transport_plan(mask: torch.Tensor, saliency: torch.Tensor, eps: float) -> torch.Tensor:
+    """The transport iteration as the paper's code writes it, on dense (m^2 x m^2) 0/1 plans."""
+    batch, m = mask.shape[0], mask.shape[-1]
+    yx = torch.stack(torch.meshgrid(torch.arange(m), torch.arange(m), indexing="ij"), -1).view(-1, 2)
+    distance = ((yx[:, None] - yx[None, :]) ** 2).sum(-1).float() / (m - 1) ** 2
+    cost = eps * distance - saliency.reshape(batch, -1, 1) * (mask > 0).float().reshape(batch, 1, -1)
+    for _ in range(m):
+        plan = torch.zeros_like(cost).scatter_(-1, cost.min(-1)[1][..., None], 1)
+        won = torch.zeros_like(cost).scatter_(-2, (plan * cost).min(-2)[1][:, None], 1) * plan
+        cost = cost + (1 - won) * plan
+    return won
+
+
+@pytest.mark.parametrize("m", [2, 4, 8])
+def test_sparse_transport_equals_the_dense_iteration(m: int) -> None:
+    from bench.methods.puzzlemix import transport_plan
+
+    g = torch.Generator().manual_seed(m)
+    for trial in range(12):  # random masks and saliencies, and the degenerate cases with ties
+        mask = (torch.rand(4, 1, m, m, generator=g) > 0.5).float() * [0.5, 1.0][trial % 2]
+        saliency = torch.rand(4, m, m, generator=g)
+        if trial % 3 == 0:
+            saliency = torch.full((4, m, m), 1.0)
+        if trial % 4 == 1:
+            mask = torch.ones_like(mask) if trial % 8 == 1 else torch.zeros_like(mask)
+        saliency = saliency / saliency.sum((1, 2), keepdim=True)
+        sources = transport_plan(mask, saliency, [0.8, 0.01, 5.0][trial % 3])
+        dense = torch.zeros(4, m * m, m * m)
+        b, j = (sources >= 0).nonzero(as_tuple=True)
+        dense[b, sources[b, j], j] = 1
+        assert torch.equal(dense, dense_transport_plan(mask, saliency, [0.8, 0.01, 5.0][trial % 3]))
