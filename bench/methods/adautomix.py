@@ -71,6 +71,7 @@ from torch import nn
 from bench.methods import sampling
 from bench.methods.base import Preview
 from bench.methods.learned import (
+    PREVIEW_NOTE,
     BatchNormReplay,
     LearnedMix,
     LearnedParams,
@@ -196,19 +197,21 @@ class AdAutoMix(LearnedMix):
         p, gen = self.p, self.ctx.generator
         n = 2 + int(sampling.randint(p.mix_samples - 1, gen)) if p.is_random else p.mix_samples
         u = sampling.beta(p.alpha, gen, n)
-        first_mb = self.partners(batch, device, strict=True)
-        first_bb = self.partners(batch, device, strict=False)
+        identity = torch.arange(batch, device=device)
+        partner_mb = self.partners(batch, device, strict=True)
+        partner_bb = self.partners(batch, device, strict=False)
         if n == 2:
-            identity = torch.arange(batch, device=device)
             return (
-                torch.stack([identity, first_mb]),
+                torch.stack([identity, partner_mb]),
                 torch.stack([u[0], 1 - u[0]]),
-                torch.stack([identity, first_bb]),
+                torch.stack([identity, partner_bb]),
                 torch.stack([u[1], 1 - u[1]]),
             )
         lam = u / u.sum()
         fresh = [sampling.permutation(batch, gen, device) for _ in range(2 * n - 2)]
-        return torch.stack([first_mb, first_bb, *fresh[: n - 2]]), lam, torch.stack(fresh[n - 2 :]), lam
+        # with fixed partners (bench visualize) the mix shows each sample, its partner and N - 2 others
+        lead = [identity, partner_mb] if self._fixed_partners is not None else [partner_mb, partner_bb]
+        return torch.stack([*lead, *fresh[: n - 2]]), lam, torch.stack(fresh[n - 2 :]), lam
 
     def margin_hit(self, lam_bb: torch.Tensor) -> bool:
         """The classifier branch falls back to plain mixup (the code's `lam_margin` tests)."""
@@ -296,4 +299,4 @@ class AdAutoMix(LearnedMix):
             z, _ = self.teacher_clean(images)
             mixed = mix_images(images, perms, self.masks(z, perms, lam, images.shape[-2:]))
         weights = lam.to(images.device).expand(images.shape[0], -1)
-        return Preview(mixed, perms.T.contiguous(), weights.contiguous())
+        return Preview(mixed, perms.T.contiguous(), weights.contiguous(), note=PREVIEW_NOTE)

@@ -52,7 +52,15 @@ from torch import nn
 
 from bench.methods import sampling
 from bench.methods.base import Preview
-from bench.methods.learned import LearnedMix, LearnedParams, buffers_kept, mix_images, mix_targets, upsample
+from bench.methods.learned import (
+    PREVIEW_NOTE,
+    LearnedMix,
+    LearnedParams,
+    buffers_kept,
+    mix_images,
+    mix_targets,
+    upsample,
+)
 from bench.methods.targets import soft_cross_entropy
 from bench.models import features
 
@@ -200,7 +208,7 @@ class AutoMix(LearnedMix):
         with buffers_kept(self.teacher, self.block):
             z, _ = self.teacher_clean(images)
             mixed = mix_images(images, perms, self.masks(z, perms, float(lam[0]), images.shape[-2:]))
-        weights = torch.tensor([float(lam[0]), 1 - float(lam[0])], device=images.device).expand(
-            images.shape[0], -1
+        weights = torch.tensor([float(lam[0]), 1 - float(lam[0])], device=images.device)
+        return Preview(
+            mixed, perms.T.contiguous(), weights.expand(images.shape[0], -1).contiguous(), PREVIEW_NOTE
         )
-        return Preview(mixed, perms.T.contiguous(), weights.contiguous())

@@ -23,6 +23,9 @@ Online passes: on a network with batch norm every pass is its own forward (its b
 and its running-statistic update are part of the method); on a network without one (Swin,
 ConvNeXt) the passes are batched into one forward, which computes the same thing.
 
+Previews show the generator-branch mix (what the Mix Block is trained on, through the teacher);
+the classifier sees mixes from the same Mix Block with its own lambda and partners.
+
 Reported networks: `online` (q, one-hot head), `online_mix` (q, mix head), `ema` (k, one-hot
 head), `ema_mix` (k, mix head). The published numbers are the teacher's: the primary network is
 `ema|ema_mix`, the larger of the two after reducing (OpenMixup's find_automix_val_median).
@@ -47,6 +50,7 @@ from bench.methods import sampling
 from bench.methods.base import Method
 from bench.models import features
 
+PREVIEW_NOTE = "generator-branch mix (the teacher's input), label weights lambda"
 INIT_STD = 0.01  # OpenMixup initialises the Mix Block's convolutions and the heads N(0, 0.01)
 
 
@@ -205,7 +209,7 @@ class LearnedMix(Method):
         self._step = 0  # completed optimizer steps; checkpointed through get_extra_state
 
     @classmethod
-    def check_compatible(cls, *, backbone: str, dataset: str, image_size: int) -> None:
+    def check_compatible(cls, *, backbone: str, dataset: str, image_size: int, params: Any = None) -> None:
         features.check(backbone, image_size)
 
     def build_block(self, channels: int) -> nn.Module:
@@ -262,6 +266,9 @@ class LearnedMix(Method):
     # --- pieces of a step ----------------------------------------------------------------------
 
     def partners(self, batch: int, device: torch.device, strict: bool) -> torch.Tensor:
+        """A partner permutation (`strict`: no fixed point even after 10 tries, with no-repeat on)."""
+        if self._fixed_partners is not None:  # bench visualize: the same pairs for every method
+            return self._fixed_partners.to(device)
         if self.p.mix_shuffle_no_repeat:
             return sampling.permutation_no_repeat(batch, self.ctx.generator, device, strict=strict)
         return sampling.permutation(batch, self.ctx.generator, device)

@@ -1,1 +1,1 @@
-"""Benchmark scripts (run by hand or by `bench perf`; never timed inside the test suite)."""
+"""Benchmarks of the harness itself (not timed tests): `python -m bench.perf.<name>`."""
