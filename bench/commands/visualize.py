@@ -134,7 +134,8 @@ def draw(
                 preview = method.preview(model, pair, labels[[i, samples + i]])
             cells.append((preview.images[0], preview.sources[0], preview.weights[0], preview.note))
         rows.append((name, cells))
-    guided = [n for n in names if n in ("puzzlemix", "manifoldmix")]
+    guided = [n for n in names if n in ("puzzlemix", "manifoldmix", "automix", "adautomix")]
+    learned = [n for n in names if n in ("automix", "adautomix")]
     notes = [f"{dataset} {split} images at {size} px, seed {seed}"]
     notes.append(
         "lambda ~ Beta(1, 1) for every method"
@@ -150,6 +151,8 @@ def draw(
             else "freshly initialised (untrained)"
         )
         notes.append(f"{', '.join(guided)} use {backbone} {model_note}")
+    if learned:  # their generator is trained with the classifier; here it is as initialised
+        notes.append(f"{', '.join(learned)}: Mix Block untrained (near-uniform masks)")
     _save(out, spec, images, samples, rows, "; ".join(notes))
     return out
 

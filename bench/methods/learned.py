@@ -50,7 +50,7 @@ from bench.methods import sampling
 from bench.methods.base import Method
 from bench.models import features
 
-PREVIEW_NOTE = "generator-branch mix (the teacher's input), label weights lambda"
+PREVIEW_NOTE = "generator mix (to teacher)"  # the classifier sees the same generator's other draw
 INIT_STD = 0.01  # OpenMixup initialises the Mix Block's convolutions and the heads N(0, 0.01)
 
 
