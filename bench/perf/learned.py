@@ -1,6 +1,7 @@
 """What an AutoMix / AdAutoMix step costs, against the passes it cannot avoid (a benchmark script).
 
-    python -m bench.perf.learned [--batch-size 100] [--repeats 3] [--device cpu] [--clock wall|cpu]
+    python -m bench.perf.learned [--batch-size 100] [--repeats 3] [--device cpu]
+                                 [--clock wall|process] [--threads N]
 
 A CIFAR ResNet-18 (CIFAR stem, 32 px, 100 classes) at batch 100 with each method's CIFAR defaults
 (AdAutoMix N = 3). Each unavoidable pass is timed on its own:
@@ -16,8 +17,8 @@ mixing, EMA, optimizer) is overhead, so `full step / sum of passes` shows how cl
 its floor. Timings are medians over `repeats` interleaved rounds after a warm-up round, on
 whatever machine runs it: report them with the hardware line and the load (`/proc/loadavg`)
 printed below the table. On a machine others are using, wall times mostly measure their load;
-`OMP_NUM_THREADS=1 ... --clock cpu` times this process's CPU time instead. `measure()` returns
-the rows for `bench perf`.
+`--threads 1 --clock process` times this process's CPU time instead (as `bench.perf.methods`
+does). `measure()` returns the rows for `bench perf`.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ NUM_CLASSES, IMAGE_SIZE = 100, 32
 
 
 def _timer(device: torch.device, clock: str) -> Callable[[Callable[[], Any]], float]:
-    """Seconds of `fn` by the wall clock, or by this process's CPU time (`clock="cpu"`)."""
+    """Seconds of `fn` by the wall clock, or by this process's CPU time (`clock="process"`)."""
     now = time.perf_counter if clock == "wall" else time.process_time
 
     def run(fn: Callable[[], Any]) -> float:
@@ -131,11 +132,11 @@ def measure(
 
     Every timed item runs once per round, rounds repeated `repeats` times after a warm-up round,
     so a change in machine load shifts all items alike instead of biasing the ratios. On a shared
-    CPU, `clock="cpu"` with one thread (OMP_NUM_THREADS=1) counts only this process's CPU time,
+    CPU, `clock="process"` with one thread counts only this process's CPU time,
     which the other processes' load does not inflate.
     """
-    if clock not in ("wall", "cpu"):
-        raise ValueError(f"clock must be 'wall' or 'cpu', got {clock!r}")
+    if clock not in ("wall", "process"):
+        raise ValueError(f"clock must be 'wall' or 'process', got {clock!r}")
     dev = torch.device(device)
     timer = _timer(dev, clock)
     gen = torch.Generator().manual_seed(seed)
@@ -211,11 +212,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument(
         "--clock",
-        choices=("wall", "cpu"),
+        choices=("wall", "process"),
         default="wall",
-        help="cpu: this process's CPU time (use with OMP_NUM_THREADS=1 on a busy machine)",
+        help="elapsed time, or this process's CPU time (with --threads 1 on a busy machine)",
     )
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     rows = measure(args.batch_size, args.repeats, args.device, clock=args.clock)
     print(markdown(rows))
     load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else ["?"]

@@ -8,7 +8,7 @@ from bench.perf.learned import markdown, measure
 
 
 def test_measure_reports_every_pass_the_sum_and_the_step() -> None:
-    rows = measure(batch_size=4, repeats=1, backbone="tiny_resnet", clock="cpu")
+    rows = measure(batch_size=4, repeats=1, backbone="tiny_resnet", clock="process")
     measures = {(r["method"], r["measure"]) for r in rows}
     assert ("vanilla", "step") in measures
     for method in ("automix", "adautomix"):
