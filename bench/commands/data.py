@@ -76,6 +76,12 @@ def run_check(args: argparse.Namespace) -> int:
     sampled = sum(r.sampled for r in reports)
     out.print(f"sample images decoded: {sampled} (a few per split; see `bench data check --help`)")
     for report in reports:
+        if report.status == "not found" and not args.names:  # the full layout only when asked for
+            where = f"not found in {report.path.parent}"
+            out.print(
+                f"[bold]{report.dataset}[/]: {escape(where)} (`bench data check {report.dataset}` shows the layout)"
+            )
+            continue
         for line in report.problems + report.notes:
             out.print(f"[bold]{report.dataset}[/]: {escape(line)}", soft_wrap=True)
     if args.names:

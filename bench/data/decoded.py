@@ -32,7 +32,7 @@ def decode_all(index: FileIndex, threads: int | None = None) -> ImageSet:
     out = torch.empty(len(index), 3, h, w, dtype=torch.uint8)
 
     def decode(i: int) -> None:
-        pixels = np.asarray(index.pil(i))
+        pixels = np.array(index.pil(i))
         if pixels.shape[:2] != (h, w):
             raise DataError(
                 f"{index.path(i)}: {pixels.shape[1]}x{pixels.shape[0]} pixels, but this dataset's images are "
