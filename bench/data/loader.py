@@ -48,8 +48,8 @@ class Normalize:
         self.channels_last = channels_last
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        x = (images.float() - self.mean) / self.std
-        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x.contiguous()
+        x = images.to(torch.float32, copy=True).sub_(self.mean).div_(self.std)  # = (x - m) / s exactly
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
 
 class InMemoryLoader:
