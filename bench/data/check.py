@@ -33,7 +33,7 @@ class SplitCount:
 class Report:
     dataset: str
     path: Path | None
-    status: Status = "ok"
+    status: Status = "ok"  # "not found": no folder; "error": unusable; "incomplete": fewer images
     splits: list[SplitCount] = field(default_factory=list)
     classes: int | None = None
     expected_classes: int = 0
@@ -74,8 +74,9 @@ def inspect(spec: DatasetSpec, data_root: Path, samples: int = SAMPLES) -> Repor
     report = Report(spec.name, spec.path(data_root), expected_classes=spec.num_classes)
     try:
         spec.check_present(data_root)
-    except DataError as exc:
-        report.status, report.problems = "not found", [str(exc)]
+    except DataError as exc:  # no folder: not there; a folder lacking files: a broken copy
+        report.status = "error" if report.path.is_dir() else "not found"
+        report.problems = [str(exc)]
         return report
     for name, expected in spec.split_sizes.items():
         try:

@@ -10,7 +10,6 @@ only after every image decoded, so nothing partially loaded is ever cached.
 from __future__ import annotations
 
 import hashlib
-import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import torch
 
 from bench import results
 from bench.data.base import DataError, FileIndex, ImageSet
+from bench.runtime import usable_cores
 
 CACHE_FORMAT = 1  # bump when what is stored, or how images are decoded, changes
 
@@ -41,7 +41,7 @@ def decode_all(index: FileIndex, threads: int | None = None) -> ImageSet:
         out[i] = torch.from_numpy(pixels).permute(2, 0, 1)
 
     # PIL releases the GIL while decoding, so threads decode in parallel without copying data.
-    workers = threads or min(8, len(os.sched_getaffinity(0)))
+    workers = threads or min(8, usable_cores())
     with ThreadPoolExecutor(workers) as pool:
         for _ in pool.map(decode, range(len(index)), chunksize=256):
             pass

@@ -49,7 +49,9 @@ class Normalize:
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         x = images.to(torch.float32, copy=True).sub_(self.mean).div_(self.std)  # = (x - m) / s exactly
-        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+        return x.contiguous(
+            memory_format=torch.channels_last if self.channels_last else torch.contiguous_format
+        )
 
 
 class InMemoryLoader:
@@ -71,17 +73,11 @@ class InMemoryLoader:
         if train and generator is None:
             raise ValueError("a training loader needs a generator")
         images = data.images.to(device)
-        # the transform's deterministic step (a resize to the recipe's size) once, not every epoch
-        self.images = (
-            torch.cat(
-                [
-                    transform.prepared(images[i : i + PREPARE_CHUNK])
-                    for i in range(0, len(images), PREPARE_CHUNK)
-                ]
-            )
-            if len(images)
-            else images
-        )
+        if len(images) and not transform.skips_prepare(*images.shape[2:]):
+            # the transform's deterministic step (a resize to the recipe's size) once, not every epoch
+            chunks = range(0, len(images), PREPARE_CHUNK)
+            images = torch.cat([transform.prepared(images[i : i + PREPARE_CHUNK]) for i in chunks])
+        self.images = images
         self.labels = data.labels.to(device)
         self.transform = transform
         self.batch_size = batch_size

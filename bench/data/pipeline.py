@@ -15,7 +15,6 @@ same they yield the same samples (tests/data/test_stream.py).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from typing import Literal, Protocol
 
@@ -27,7 +26,7 @@ from bench.data.decoded import cached
 from bench.data.loader import InMemoryLoader
 from bench.data.stream import StreamLoader
 from bench.recipe import Recipe
-from bench.runtime import Runtime
+from bench.runtime import Runtime, usable_cores
 from bench.settings import Settings
 
 MAX_AUTO_WORKERS = 8
@@ -43,7 +42,7 @@ def loader_workers(settings: Settings) -> int:
     """DataLoader workers per loader: `[data] workers`, or with -1 the usable cores, at most 8."""
     if settings.data.workers >= 0:
         return settings.data.workers
-    return min(MAX_AUTO_WORKERS, len(os.sched_getaffinity(0)))
+    return min(MAX_AUTO_WORKERS, usable_cores())
 
 
 def build_loaders(

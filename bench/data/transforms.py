@@ -79,18 +79,15 @@ class Taps:
         return Taps(self.first[:, start:stop], self.weight[:, start:stop])
 
 
-def taps(size: np.ndarray, out: int, interpolation: str, start=None, length=None) -> Taps:
-    """PIL's precompute_coeffs: resample [start, start + length) of an axis of `size` pixels onto
-    `out` pixels, reading only pixels in [0, size). Per sample (arrays of shape (B,)); the span
-    defaults to the whole axis. The float64 operations are PIL's, in PIL's order."""
+def taps(size: np.ndarray, out: int, interpolation: str) -> Taps:
+    """PIL's precompute_coeffs for resizing an axis of `size` pixels (per sample, shape (B,)) to
+    `out` pixels: the same float64 operations in the same order, then PIL's fixed point."""
     support, kernel = _KERNELS[interpolation]
     size = np.asarray(size, dtype=np.float64)
-    start = np.zeros_like(size) if start is None else np.asarray(start, dtype=np.float64)
-    length = size if length is None else np.asarray(length, dtype=np.float64)
-    scale = length / out
+    scale = size / out
     filterscale = np.maximum(scale, 1.0)
     radius = support * filterscale
-    centre = start[:, None] + (np.arange(out) + 0.5)[None, :] * scale[:, None]  # (B, S)
+    centre = (np.arange(out) + 0.5)[None, :] * scale[:, None]  # (B, S); PIL adds the box start: 0
     xmin = np.maximum(np.trunc(centre - radius[:, None] + 0.5), 0.0)
     xmax = np.minimum(np.trunc(centre + radius[:, None] + 0.5), size[:, None])
     count = (xmax - xmin).astype(np.int64)
@@ -355,9 +352,12 @@ class Transform:
     def sample(self, n: int, generator: torch.Generator) -> torch.Tensor | None:
         return None if self.random is None else self.random.sample(n, generator)
 
+    def skips_prepare(self, h: int, w: int) -> bool:
+        return self.prepare is None or self.prepare.skips(h, w)
+
     def prepared(self, x: torch.Tensor) -> torch.Tensor:
         """The deterministic step on a uint8 batch; the in-memory path runs it once, at load."""
-        if self.prepare is None or self.prepare.skips(x.shape[2], x.shape[3]):
+        if self.skips_prepare(x.shape[2], x.shape[3]):
             return x
         return self.prepare.batch(x)
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
 import platform
 import statistics
 import time
@@ -190,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from bench.runtime import cpu_name
+    from bench.runtime import cpu_name, usable_cores
 
     p = argparse.ArgumentParser(prog="python -m bench.perf.data", description=__doc__.splitlines()[0])
     p.add_argument("--data-root", type=Path, help="use the CIFAR-100 release here instead of random images")
@@ -209,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
 
     console = Console(highlight=False)
     console.print(
-        f"hardware: {cpu_name()}, {len(os.sched_getaffinity(0))} usable cores; torch {torch.__version__} "
+        f"hardware: {cpu_name()}, {usable_cores()} usable cores; torch {torch.__version__} "
         f"({torch.get_num_threads()} threads), Python {platform.python_version()}\n"
         f"data: {source}; batches of {BATCH}; median of {args.rounds} blocks of {args.batches} batches "
         f"(consumer: {args.batches // 5}) after {args.warmup} untimed; load average before {before}, after {after}"

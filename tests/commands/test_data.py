@@ -53,6 +53,16 @@ def test_missing_datasets(project: Path, capsys: pytest.CaptureFixture) -> None:
     assert "not found" in out and "stanford_cars/cars_test_annos_withlabels.mat" in out
 
 
+def test_a_folder_missing_a_file_is_an_error_even_unnamed(
+    project: Path, releases: Path, capsys: pytest.CaptureFixture
+) -> None:
+    folder = copy_release(releases, "stanford_cars", project / "data")
+    (folder / "cars_test_annos_withlabels.mat").unlink()
+    assert check() == 1
+    out = capsys.readouterr().out
+    assert "did not find cars_test_annos_withlabels.mat" in out and "pytorch/vision#7545" in out
+
+
 def test_broken_dataset_reports_the_file_without_traceback(
     project: Path, releases: Path, capsys: pytest.CaptureFixture
 ) -> None:
