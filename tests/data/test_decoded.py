@@ -89,3 +89,21 @@ def test_a_corrupt_cache_file_is_rebuilt(tiny: Path, tmp_path: Path) -> None:
     again = decoded.cached(index(tiny), cache, "tiny_imagenet", "test")
     assert torch.equal(again.images, good.images)
     assert path.stat().st_size > 1000
+
+
+def test_cache_location_and_workers_come_from_settings(tmp_path: Path) -> None:
+    from bench import schema
+    from bench.data.pipeline import loader_workers
+    from bench.errors import ConfigError
+    from bench.settings import Settings
+
+    def settings(**data) -> Settings:
+        return schema.build(Settings, {"data": data, "base_dir": str(tmp_path)})
+
+    assert settings().cache_dir == tmp_path / "results" / "runs" / ".cache"
+    assert settings(cache="").cache_dir is None
+    assert settings(cache="/scratch/c").cache_dir == Path("/scratch/c")
+    assert loader_workers(settings(workers=3)) == 3
+    assert 1 <= loader_workers(settings()) <= 8
+    with pytest.raises(ConfigError, match="workers must be >= 0, or -1 for automatic, got -2"):
+        settings(workers=-2)
