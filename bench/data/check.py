@@ -46,6 +46,11 @@ class Report:
         return self.status in ("ok", "generated", "incomplete")
 
 
+def sample_indices(n: int, samples: int) -> list[int]:
+    """Up to `samples` indices spread evenly over n items, first and last included."""
+    return torch.linspace(0, n - 1, min(samples, n)).round().long().unique().tolist() if n else []
+
+
 def _check_split(spec: DatasetSpec, data: Split, name: str, samples: int) -> list[str]:
     """Problems of one split that its reader does not already rule out; decodes `samples` images."""
     problems = []
@@ -57,8 +62,8 @@ def _check_split(spec: DatasetSpec, data: Split, name: str, samples: int) -> lis
         )
     if data.classes and len(data.classes) != spec.num_classes:
         problems.append(f"{name} split: {len(data.classes)} classes, but {spec.name} has {spec.num_classes}")
-    if isinstance(data, FileIndex) and len(data):
-        for i in torch.linspace(0, len(data) - 1, min(samples, len(data))).round().long().unique().tolist():
+    if isinstance(data, FileIndex):
+        for i in sample_indices(len(data), samples):
             try:
                 data.pil(i)
             except DataError as exc:
@@ -88,7 +93,7 @@ def inspect(spec: DatasetSpec, data_root: Path, samples: int = SAMPLES) -> Repor
         report.splits.append(SplitCount(name, len(data), expected))
         report.classes = len(data.classes) if data.classes else report.classes
         report.problems += _check_split(spec, data, name, samples)
-        report.sampled += min(samples, len(data)) if isinstance(data, FileIndex) else 0
+        report.sampled += len(sample_indices(len(data), samples)) if isinstance(data, FileIndex) else 0
         if len(data) != expected:
             report.notes.append(f"{name} split: {len(data):,} images, the full release has {expected:,}")
     if report.problems:

@@ -94,5 +94,8 @@ class StreamLoader:
             for images, labels in self.loader:
                 images = images.to(self.device, non_blocking=True)
                 yield self.normalize(images), labels.to(self.device, non_blocking=True)
-        except DataError as exc:  # re-raised from a worker with its traceback: keep the message
-            raise DataError(str(exc).rstrip().splitlines()[-1].split("DataError: ", 1)[-1]) from None
+        except DataError as exc:
+            message = str(exc)
+            if message.startswith("Caught DataError"):  # re-raised from a worker, with its traceback
+                message = message.rstrip().splitlines()[-1].split("DataError: ", 1)[-1]
+            raise DataError(message) from None
