@@ -126,3 +126,17 @@ def test_unknown_augmentation_lists_the_valid_ones() -> None:
 
 def test_pil_filters_are_the_ones_named() -> None:
     assert T.PIL_FILTERS == {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC}
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (none on the CI machines)")
+def test_a_batch_on_the_gpu_is_bit_identical_to_pil() -> None:
+    for augmentation, size, eval_crop, h, w in CASES:
+        transform = T.build(augmentation, size, interpolation="bicubic", eval_crop=eval_crop)
+        images = torch.stack([smooth_image(h, w, seed) for seed in range(8)])
+        params = transform.sample(len(images), torch.Generator().manual_seed(1))
+        batch = transform.augment(transform.prepared(images.cuda()), params).cpu()
+        one_by_one = [
+            transform.one(to_pil(img), None if params is None else params[i].tolist())
+            for i, img in enumerate(images)
+        ]
+        assert torch.equal(batch, torch.stack(one_by_one)), augmentation
