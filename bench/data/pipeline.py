@@ -45,6 +45,44 @@ def loader_workers(settings: Settings) -> int:
     return min(MAX_AUTO_WORKERS, usable_cores())
 
 
+def _split(
+    dataset: DatasetSpec, name: str, image_size: int, fraction: float, settings: Settings, loading: str
+) -> Split:
+    data = dataset.load(settings.data_root, name, image_size)
+    if loading == "memory" and isinstance(data, FileIndex):
+        data = cached(data, settings.cache_dir, dataset.name, name)  # the whole split, once
+    return data.subset(fraction)
+
+
+def _loader(
+    dataset: DatasetSpec,
+    data: Split,
+    augmentation: str,
+    image_size: int,
+    batch_size: int,
+    settings: Settings,
+    rt: Runtime,
+    loading: str,
+    generator: torch.Generator | None,
+) -> Batches:
+    transform = transforms.build(
+        augmentation, image_size, interpolation=dataset.interpolation, eval_crop=dataset.eval_crop
+    )
+    common = dict(
+        transform=transform,
+        batch_size=batch_size,
+        mean=dataset.mean,
+        std=dataset.std,
+        device=rt.device,
+        train=generator is not None,
+        generator=generator,
+        channels_last=rt.channels_last,
+    )
+    if loading == "memory":
+        return InMemoryLoader(data, **common)
+    return StreamLoader(data, workers=loader_workers(settings), **common)
+
+
 def build_loaders(
     dataset: DatasetSpec,
     recipe: Recipe,
@@ -58,33 +96,27 @@ def build_loaders(
     `loading` overrides the dataset's path (tests compare the two paths on the same data).
     """
     loading = loading or dataset.loading
+    size = recipe.image_size
+    train_set = _split(dataset, "train", size, recipe.train_fraction, settings, loading)
+    train = _loader(
+        dataset, train_set, recipe.augmentation, size, recipe.batch_size, settings, rt, loading, generator
+    )
+    test, test_size = eval_loader(
+        dataset, size, recipe.batch_size, settings, rt, recipe.test_fraction, loading
+    )
+    return train, test, {"train": len(train_set), "test": test_size}
 
-    def split(name: str, fraction: float) -> Split:
-        data = dataset.load(settings.data_root, name, recipe.image_size)
-        if loading == "memory" and isinstance(data, FileIndex):
-            data = cached(data, settings.cache_dir, dataset.name, name)  # the whole split, once
-        return data.subset(fraction)
 
-    train_set, test_set = split("train", recipe.train_fraction), split("test", recipe.test_fraction)
-    shape = dict(interpolation=dataset.interpolation, eval_crop=dataset.eval_crop)
-    common = dict(
-        batch_size=recipe.batch_size,
-        mean=dataset.mean,
-        std=dataset.std,
-        device=rt.device,
-        channels_last=rt.channels_last,
-    )
-    if loading == "stream":
-        common["workers"] = loader_workers(settings)
-    loader = InMemoryLoader if loading == "memory" else StreamLoader
-    train = loader(
-        train_set,
-        transform=transforms.build(recipe.augmentation, recipe.image_size, **shape),
-        train=True,
-        generator=generator,
-        **common,
-    )
-    test = loader(
-        test_set, transform=transforms.build("none", recipe.image_size, **shape), train=False, **common
-    )
-    return train, test, {"train": len(train_set), "test": len(test_set)}
+def eval_loader(
+    dataset: DatasetSpec,
+    image_size: int,
+    batch_size: int,
+    settings: Settings,
+    rt: Runtime,
+    fraction: float = 1.0,
+    loading: Literal["memory", "stream"] | None = None,
+) -> tuple[Batches, int]:
+    """(test batches with the dataset's test transform, number of test images)."""
+    loading = loading or dataset.loading
+    data = _split(dataset, "test", image_size, fraction, settings, loading)
+    return _loader(dataset, data, "none", image_size, batch_size, settings, rt, loading, None), len(data)
