@@ -54,17 +54,22 @@ def _split(
     return data.subset(fraction)
 
 
-def _loader(
+def make_loader(
     dataset: DatasetSpec,
     data: Split,
     augmentation: str,
     image_size: int,
     batch_size: int,
-    settings: Settings,
-    rt: Runtime,
-    loading: str,
-    generator: torch.Generator | None,
+    device: torch.device,
+    *,
+    generator: torch.Generator | None = None,
+    channels_last: bool = False,
+    workers: int = 0,
+    loading: Literal["memory", "stream"] | None = None,
 ) -> Batches:
+    """Batches of `data` with `dataset`'s transform named `augmentation` (random when a generator
+    is given, i.e. for training): in memory for an ImageSet, through a DataLoader with `workers`
+    for a FileIndex, unless `loading` says otherwise."""
     transform = transforms.build(
         augmentation, image_size, interpolation=dataset.interpolation, eval_crop=dataset.eval_crop
     )
@@ -73,14 +78,14 @@ def _loader(
         batch_size=batch_size,
         mean=dataset.mean,
         std=dataset.std,
-        device=rt.device,
+        device=device,
         train=generator is not None,
         generator=generator,
-        channels_last=rt.channels_last,
+        channels_last=channels_last,
     )
-    if loading == "memory":
+    if (loading or ("stream" if isinstance(data, FileIndex) else "memory")) == "memory":
         return InMemoryLoader(data, **common)
-    return StreamLoader(data, workers=loader_workers(settings), **common)
+    return StreamLoader(data, workers=workers, **common)
 
 
 def build_loaders(
@@ -98,8 +103,17 @@ def build_loaders(
     loading = loading or dataset.loading
     size = recipe.image_size
     train_set = _split(dataset, "train", size, recipe.train_fraction, settings, loading)
-    train = _loader(
-        dataset, train_set, recipe.augmentation, size, recipe.batch_size, settings, rt, loading, generator
+    train = make_loader(
+        dataset,
+        train_set,
+        recipe.augmentation,
+        size,
+        recipe.batch_size,
+        rt.device,
+        generator=generator,
+        channels_last=rt.channels_last,
+        workers=loader_workers(settings),
+        loading=loading,
     )
     test, test_size = eval_loader(
         dataset, size, recipe.batch_size, settings, rt, recipe.test_fraction, loading
@@ -119,4 +133,15 @@ def eval_loader(
     """(test batches with the dataset's test transform, number of test images)."""
     loading = loading or dataset.loading
     data = _split(dataset, "test", image_size, fraction, settings, loading)
-    return _loader(dataset, data, "none", image_size, batch_size, settings, rt, loading, None), len(data)
+    batches = make_loader(
+        dataset,
+        data,
+        "none",
+        image_size,
+        batch_size,
+        rt.device,
+        channels_last=rt.channels_last,
+        workers=loader_workers(settings),
+        loading=loading,
+    )
+    return batches, len(data)
