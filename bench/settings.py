@@ -24,6 +24,12 @@ CONFIG_NAME = "bench.toml"
 @dataclass(frozen=True)
 class DataSettings:
     root: str = "data"  # folder holding the dataset releases (cifar-100-python/, ...)
+    workers: int = -1  # DataLoader workers per loader for streamed datasets; -1: the cores, at most 8
+    cache: str | None = None  # decoded Tiny-ImageNet arrays; None: <paths.runs>/.cache, "": no cache
+
+    def __post_init__(self) -> None:
+        if self.workers < -1:
+            raise ValueError(f"workers must be >= 0, or -1 for automatic, got {self.workers}")
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,12 @@ class Settings:
     @property
     def data_root(self) -> Path:
         return self.resolve(self.data.root)
+
+    @property
+    def cache_dir(self) -> Path | None:
+        if self.data.cache is None:
+            return self.runs_root / ".cache"
+        return self.resolve(self.data.cache) if self.data.cache else None
 
     @property
     def runs_root(self) -> Path:
