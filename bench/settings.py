@@ -31,6 +31,7 @@ class PathSettings:
     runs: str = "results/runs"  # one folder per job
     reports: str = "reports"  # generated leaderboards
     published: str = "results/published"  # published numbers with provenance (CSV)
+    cache: str = "results/cache"  # derived data that can be rebuilt (generated corruption sets)
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,10 @@ class Settings:
     @property
     def published_dir(self) -> Path:
         return self.resolve(self.paths.published)
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.resolve(self.paths.cache)
 
     def with_overrides(self, *, data_root: str | None = None, **run: Any) -> Settings:
         """Apply command-line overrides; `run` keys are RunSettings fields, None means unset."""

@@ -39,9 +39,16 @@ class ImageSet:
         """A fixed random `fraction` of the split (the same for every job), for reduced-scale runs."""
         if fraction >= 1.0:
             return self
-        n = max(1, int(len(self) * fraction))
-        keep = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:n].sort().values
+        keep = subset_indices(len(self), fraction, seed)
         return ImageSet(self.images[keep], self.labels[keep], self.classes)
+
+
+def subset_indices(n: int, fraction: float, seed: int = 0) -> torch.Tensor:
+    """The sorted indices `ImageSet.subset` keeps (all of them when `fraction` >= 1)."""
+    if fraction >= 1.0:
+        return torch.arange(n)
+    keep = max(1, int(n * fraction))
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:keep].sort().values
 
 
 Reader = Callable[[Path, str, int], ImageSet]  # (dataset folder, split, image size) -> ImageSet

@@ -1,0 +1,1 @@
+"""Benchmark scripts (`python -m bench.perf.<name>`): measurements with their hardware, not tests."""
