@@ -22,7 +22,7 @@ ROOT = Path(__file__).parent.parent
 SYNTHETIC = """
 name: rob
 axes: {methods: [vanilla, mixup], backbones: [tiny_resnet], datasets: [synthetic], seeds: [0]}
-recipe: {epochs: 2, batch_size: 32, train_fraction: 0.125, test_fraction: 0.0625, image_size: 16}
+recipe: {epochs: 2, batch_size: 32, train_fraction: 0.125, test_fraction: 0.03125, image_size: 16}
 report: {reducer: final}
 robustness: {fgsm: true, corruption: true, ece: true, batch_size: 32}
 """
@@ -122,7 +122,7 @@ def test_bad_runs_fail_alone_and_lose_nothing(project: Path, capsys: pytest.Capt
 CIFAR = """
 name: c100
 axes: {methods: [vanilla, cutmix], backbones: [tiny_resnet], datasets: [cifar100], seeds: [0]}
-recipe: {epochs: 1, batch_size: 50}
+recipe: {epochs: 1, batch_size: 25}
 method_params: {cutmix: {alpha: 1.0}}
 report: {reducer: final}
 """
@@ -130,7 +130,7 @@ report: {reducer: final}
 
 def test_released_cifar_c_with_published_values_and_mce(project: Path, capsys: pytest.CaptureFixture) -> None:
     data = project / "data"
-    write_cifar100(data, train=100, test=40)
+    write_cifar100(data, train=50, test=12)
     test = CIFAR100.load(data, "test")
     # every corrupted image equals its clean image, so each cell's top-1 must equal the clean top-1
     write_cifar_c(data, "CIFAR-100-C", test.images.numpy(), test.labels.numpy())
@@ -146,7 +146,7 @@ def test_released_cifar_c_with_published_values_and_mce(project: Path, capsys: p
         clean, corr = evaluations["clean"]["online"]["top1"], evaluations["corruption"]["online"]
         assert corr["source"].startswith("CIFAR-100-C") and not corr["generated"]
         assert all(
-            cell["top1"] == clean and cell["total"] == 40
+            cell["top1"] == clean and cell["total"] == 12
             for c in corr["cells"].values()
             for cell in c.values()
         )
@@ -170,3 +170,7 @@ def test_released_cifar_c_with_published_values_and_mce(project: Path, capsys: p
     assert "corruption files missing: fog.npy" in err
     for run_dir in dirs.values():  # clean top-1 is re-evaluated (forced); the corruption results survive
         assert json.loads((run_dir / STORE).read_text())["evaluations"]["corruption"] == before[run_dir]
+
+    write_cifar_c(data, "CIFAR-100-C", test.images.numpy(), (test.labels.numpy() + 1) % 100)
+    assert bench("robustness", "suites/c100.yaml", "--corruption", "--force") == 1
+    assert "labels.npy does not match" in capsys.readouterr().err

@@ -13,8 +13,10 @@ aggregate is computed from them under an explicit name:
 from __future__ import annotations
 
 import statistics
+from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -31,35 +33,56 @@ def to_device(images, device: torch.device) -> torch.Tensor:
     return x.permute(0, 3, 1, 2).float().div_(255)
 
 
-def _host(cset: CorruptionSet, corruption: str, severity: int, batch_size: int, pin: bool):
-    for images, labels in cset.batches(corruption, severity, batch_size):
-        x, y = torch.from_numpy(images), torch.from_numpy(labels)
-        yield (x.pin_memory(), y.pin_memory()) if pin else (x, y)
+def full_batches(cset: CorruptionSet, batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(images, labels, cell index) batches of exactly `batch_size` (the last may be short) that run
+    across cell boundaries, so small cells and ragged cell ends cost no extra forward passes."""
+    cells = [(c, s) for c in cset.corruptions for s in SEVERITIES]
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    held = 0
+    for k, (corruption, severity) in enumerate(cells):
+        for images, labels in cset.batches(corruption, severity, batch_size):
+            parts.append((images, labels, np.full(len(labels), k, dtype=np.int64)))
+            held += len(labels)
+            if held < batch_size:
+                continue
+            joined = [np.concatenate(p) if len(parts) > 1 else p[0] for p in zip(*parts)]
+            whole = held // batch_size * batch_size
+            for i in range(0, whole, batch_size):
+                yield tuple(a[i : i + batch_size] for a in joined)  # type: ignore[misc]
+            parts, held = [tuple(a[whole:] for a in joined)], held - whole  # type: ignore[list-item]
+    if held:
+        yield tuple(np.concatenate(p) for p in zip(*parts))  # type: ignore[misc]
+
+
+def _host(cset: CorruptionSet, batch_size: int, pin: bool):
+    for images, labels, cell in full_batches(cset, batch_size):
+        batch = [torch.from_numpy(np.ascontiguousarray(a)) for a in (images, labels, cell)]
+        yield [t.pin_memory() for t in batch] if pin else batch
 
 
 @torch.no_grad()
 def evaluate(
     networks: dict[str, nn.Module], cset: CorruptionSet, batch_size: int, device: torch.device
 ) -> dict[str, Cells]:
-    """network -> cells; every batch is read once and fed to every network."""
-    pin = device.type == "cuda"
+    """network -> cells; every batch is read once (in a background thread) and fed to every network."""
+    cells = [(c, s) for c in cset.corruptions for s in SEVERITIES]
+    correct = {name: torch.zeros(len(cells), dtype=torch.long, device=device) for name in networks}
+    total = np.zeros(len(cells), dtype=np.int64)
+    for images, labels, cell in prefetch(_host(cset, batch_size, device.type == "cuda")):
+        x, y = to_device(images, device), labels.to(device, non_blocking=True)
+        k = cell.to(device, non_blocking=True)
+        for name, net in networks.items():
+            correct[name].index_add_(0, k, (net(x).argmax(dim=1) == y).long())
+        total += np.bincount(cell.numpy(), minlength=len(cells))
     out: dict[str, Cells] = {name: {} for name in networks}
-    for corruption in cset.corruptions:
-        for severity in SEVERITIES:
-            correct = {name: torch.zeros((), dtype=torch.long, device=device) for name in networks}
-            total = 0
-            for images, labels in prefetch(_host(cset, corruption, severity, batch_size, pin)):
-                x, y = to_device(images, device), labels.to(device, non_blocking=True)
-                for name, net in networks.items():
-                    correct[name] += (net(x).argmax(dim=1) == y).sum()
-                total += len(labels)
-            for name in networks:
-                hits = int(correct[name].item())
-                out[name].setdefault(corruption, {})[str(severity)] = {
-                    "correct": hits,
-                    "total": total,
-                    "top1": 100.0 * hits / max(total, 1),
-                }
+    for name in networks:
+        hits = correct[name].cpu().tolist()
+        for (corruption, severity), h, n in zip(cells, hits, total.tolist()):
+            out[name].setdefault(corruption, {})[str(severity)] = {
+                "correct": h,
+                "total": n,
+                "top1": 100.0 * h / max(n, 1),
+            }
     return out
 
 

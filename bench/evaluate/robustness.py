@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -125,6 +126,14 @@ def _corruption_set(
         full = run.dataset.split_sizes.get("test", len(test))
         indices = None if fraction >= 1 else subset_indices(full, fraction).numpy()
         cset = release(job.dataset, settings.data_root, indices=indices, classes=test.classes)
+        labels = getattr(cset, "labels", None)
+        if labels is not None:  # a .npy release repeats the test labels in every severity block
+            first = labels[: cset.block] if indices is None else labels[indices]
+            if len(first) != len(test) or not np.array_equal(first.astype(np.int64), test.labels.numpy()):
+                raise DataError(
+                    f"{cset.source}: labels.npy does not match the labels of {job.dataset}'s test split "
+                    "(a different dataset's corrupted set?)"
+                )
     else:
         cache = settings.cache_dir / "corruptions" / job.dataset
         cset = generated(test.images.numpy(), test.labels.numpy(), cache, config.seed)
@@ -324,7 +333,7 @@ def evaluate_run(
             tic = time.time()
             if kind == "generated":
                 log(
-                    f"corruption: generating the 19 × 5 corruptions of {n} test images (cached for later runs)"
+                    f"corruption: the 19 × 5 generated corruptions of {n} test images (made once, then cached)"
                 )
             cset = _corruption_set(run, config, settings, test, kind)
             cells = corruption.evaluate(nets, cset, bs, rt.device)

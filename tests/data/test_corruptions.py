@@ -41,6 +41,19 @@ def test_npy_release_rows_are_severity_major_blocks(tmp_path: Path) -> None:
     assert np.array_equal(lab, labels[[1, 4]]) and got.shape == (2, 32, 32, 3)
 
 
+def test_batches_run_across_cells_and_keep_each_images_cell(tmp_path: Path) -> None:
+    images = np.random.default_rng(0).integers(0, 200, (3, 3, 32, 32), dtype=np.uint8)
+    folder = write_cifar_c(tmp_path, "C", images, np.arange(3), shift=7)
+    cset = C.NpyCorruptions(folder, source="fixture")
+    batches = list(E.full_batches(cset, batch_size=4))
+    assert [len(b[1]) for b in batches] == [4] * 71 + [1]  # 95 cells x 3 images = 285
+    cells = np.concatenate([b[2] for b in batches])
+    assert np.array_equal(cells, np.repeat(np.arange(95), 3))
+    got = np.concatenate([b[0] for b in batches])
+    expected = np.concatenate([cset.arrays[c][(s - 1) * 3 : s * 3] for c in C.ALL for s in C.SEVERITIES])
+    assert np.array_equal(got, expected)
+
+
 def test_missing_corruption_files_are_named(tmp_path: Path) -> None:
     images = np.zeros((2, 3, 32, 32), np.uint8)
     folder = write_cifar_c(

@@ -25,12 +25,12 @@ def tiny_cnn(seed: int = 0) -> nn.Module:
 def trained_cnn() -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
     """A tiny CNN fitted to 10 colour classes in [0, 1] pixel space (clean accuracy ~100%)."""
     g = torch.Generator().manual_seed(0)
-    labels = torch.arange(256) % 10
+    labels = torch.arange(128) % 10
     colours = torch.rand(10, 3, 1, 1, generator=g)
-    images = (colours[labels] + 0.08 * torch.randn(256, 3, 16, 16, generator=g)).clamp(0, 1)
+    images = (colours[labels] + 0.08 * torch.randn(128, 3, 16, 16, generator=g)).clamp(0, 1)
     model = attacks.PixelSpace(tiny_cnn(), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    for _ in range(150):
+    for _ in range(100):
         optimizer.zero_grad()
         F.cross_entropy(model(images), labels).backward()
         optimizer.step()
