@@ -119,10 +119,11 @@ def reliability_diagram(panels: dict[str, Calibration], path: Path, title: str) 
             [(b.confidence - b.accuracy) / 100 for _, b in filled],
             bottom=[b.accuracy / 100 for _, b in filled],
             width=width,
-            color="#dd8452",
-            alpha=0.45,
-            edgecolor="#dd8452",
-            label="gap to confidence",
+            fill=False,
+            hatch="///",
+            edgecolor="#c44e52",
+            linewidth=0.8,
+            label="gap to mean confidence",
         )
         top.set(xlim=(0, 1), ylim=(0, 1), ylabel="accuracy" if column == 0 else None)
         top.set_title(

@@ -272,7 +272,8 @@ def _cell(row: Row, key: str) -> str:
 def _group_title(row: Row) -> str:
     return (
         f"{registry.published_name('datasets', row.dataset)} · {registry.published_name('backbones', row.backbone)}"
-        f" · {row.epochs} epochs" + (f" · scale ×{row.scale:g}" if row.scale < 1 else "")
+        f" · {row.epochs} epoch{'s' if row.epochs != 1 else ''}"
+        + (f" · scale ×{row.scale:g}" if row.scale < 1 else "")
     )
 
 
@@ -422,6 +423,14 @@ def _notes(rows: list[Row], footnotes: dict[str, int]) -> list[str]:
     return out
 
 
+def _is_number(text: str | None) -> bool:
+    try:
+        float(text or "")
+    except ValueError:
+        return False
+    return True
+
+
 def published_reference(folder: Path) -> list[str]:
     """The published robustness table as printed, for reference below ours."""
     rows: dict[tuple[str, str], dict[str, str]] = {}
@@ -429,7 +438,7 @@ def published_reference(folder: Path) -> list[str]:
         with path.open(newline="") as f:
             for row in csv.DictReader(f):
                 key = PUBLISHED_METRICS.get(row.get("metric", ""))
-                if key:
+                if key and _is_number(row.get("value")):
                     rows.setdefault((row["source"], row["method"]), {})[key] = row["value"]
                     rows[(row["source"], row["method"])]["backbone"] = row.get("backbone", "")
     if not rows:
