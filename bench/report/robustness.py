@@ -439,19 +439,22 @@ def published_reference(folder: Path) -> list[str]:
             for row in csv.DictReader(f):
                 key = PUBLISHED_METRICS.get(row.get("metric", ""))
                 if key and _is_number(row.get("value")):
-                    rows.setdefault((row["source"], row["method"]), {})[key] = row["value"]
-                    rows[(row["source"], row["method"])]["backbone"] = row.get("backbone", "")
+                    entry = rows.setdefault((row["source"], row["method"]), {})
+                    entry[key] = row["value"]
+                    entry["backbone"] = row.get("backbone", "")
+                    if key != "corruption":  # the clean and FGSM rows name the clean dataset
+                        entry["dataset"] = row.get("dataset", "")
     if not rows:
         return []
     lines = [
         "## Published (for reference)",
         "",
-        "| Source | Method | Clean Acc ↑ | Corruption Acc ↑ | FGSM Error ↓ | Backbone |",
-        "|---|---|---|---|---|---|",
+        "| Source | Dataset | Method | Clean Acc ↑ | Corruption Acc ↑ | FGSM Error ↓ | Backbone |",
+        "|---|---|---|---|---|---|---|",
     ]
     for (source, method), values in rows.items():
         lines.append(
-            f"| {source} | {method} | {values.get('clean', '—')} | {values.get('corruption', '—')} | {values.get('fgsm', '—')} | {values['backbone']} |"
+            f"| {source} | {values.get('dataset', '—')} | {method} | {values.get('clean', '—')} | {values.get('corruption', '—')} | {values.get('fgsm', '—')} | {values['backbone']} |"
         )
     return [*lines, ""]
 
