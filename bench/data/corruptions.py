@@ -55,6 +55,7 @@ ALL = MAIN + EXTRA
 SEVERITIES = (1, 2, 3, 4, 5)
 GENERATED_LABEL = "generated (ImageNet-C parameters)"
 MIN_GENERATED_SIZE = 32  # imagecorruptions refuses smaller images
+GENERATION_SCHEME = 1  # bump when the generated images change (seeding, padding): results stop matching
 
 
 @dataclass(frozen=True)
@@ -254,12 +255,14 @@ def generated(images: np.ndarray, labels: np.ndarray, cache: Path, seed: int) ->
             "(the maintained fork imagecorruptions-imaug)"
         ) from None
     version = _version(importlib.metadata, ("imagecorruptions-imaug", "imagecorruptions"))
-    digest = hashlib.sha256(images.tobytes() + labels.astype(np.int64).tobytes()).hexdigest()[:16]
-    folder = cache / f"{digest}-seed{seed}-{version.replace(' ', '_')}"
-    pad = max(0, MIN_GENERATED_SIZE - min(images.shape[2:]))
+    shape = str(images.shape).encode()
+    digest = hashlib.sha256(shape + images.tobytes() + labels.astype(np.int64).tobytes()).hexdigest()[:16]
+    folder = cache / f"{digest}-seed{seed}-v{GENERATION_SCHEME}-{version.replace(' ', '_')}"
+    pad = max(0, -(-(MIN_GENERATED_SIZE - min(images.shape[2:])) // 2))  # per side, so both sides reach 32 px
     notes = {
         "generator": version,
         "seed": seed,
+        "scheme": GENERATION_SCHEME,
         "images": len(images),
         "image_size": list(images.shape[2:]),
         "padding": f"reflect-padded by {pad} px per side to reach 32 px, cropped back after corrupting"

@@ -27,7 +27,7 @@ from torch import nn
 
 from bench import results, runtime
 from bench.data.base import DataError, ImageSet, subset_indices
-from bench.data.corruptions import RELEASES, CorruptionSet, describe, generated, release
+from bench.data.corruptions import GENERATION_SCHEME, RELEASES, CorruptionSet, describe, generated, release
 from bench.evaluate import attacks, calibration, corruption
 from bench.evaluate.config import RobustnessConfig
 from bench.models.restore import restore
@@ -328,7 +328,8 @@ def evaluate_run(
         kind = config.corruption_source
         if kind == "auto":
             kind = "release" if job.dataset in RELEASES else "generated"
-        spec = {"source": kind, "seed": config.seed if kind == "generated" else None, "images": n}
+        generated_by = {"seed": config.seed, "scheme": GENERATION_SCHEME} if kind == "generated" else {}
+        spec = {"source": kind, **generated_by, "images": n}
         if not stored("corruption", spec):
             tic = time.time()
             if kind == "generated":

@@ -128,7 +128,9 @@ def test_all_19_corruptions_at_all_5_severities_generate_deterministically(tmp_p
     )
     assert list(a.labels) == [3, 7] * 5
     tiny = C.generated(small, np.array([1]), tmp_path / "tiny", seed=0)
-    assert tiny.image_shape == (16, 16) and "reflect-padded" in tiny.notes["padding"]
+    assert tiny.image_shape == (16, 16) and tiny.notes["padding"].startswith(
+        "reflect-padded by 8 px per side"
+    )
 
 
 def test_prefetch_keeps_order_and_raises_in_the_consumer() -> None:
