@@ -1,1 +1,1 @@
-"""Benchmark scripts (`python -m bench.perf.<name>`): measurements with their hardware, not tests."""
+"""Benchmarks of the harness itself (not timed tests): `python -m bench.perf.<name>`."""
