@@ -55,7 +55,7 @@ def test_a_suite_over_every_release_runs_end_to_end(
         "Stanford-Cars",
     ):
         assert name in board
-    assert list((project / "results" / "runs" / ".cache").glob("tiny_imagenet-train-*.pt"))
+    assert list((project / "results" / "cache" / "decoded").glob("tiny_imagenet-train-*.pt"))
 
 
 def test_a_broken_release_stops_the_run_before_any_job(

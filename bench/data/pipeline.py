@@ -50,7 +50,7 @@ def _split(
 ) -> Split:
     data = dataset.load(settings.data_root, name, image_size)
     if loading == "memory" and isinstance(data, FileIndex):
-        data = cached(data, settings.cache_dir, dataset.name, name)  # the whole split, once
+        data = cached(data, settings.decoded_cache_dir, dataset.name, name)  # the whole split, once
     return data.subset(fraction)
 
 

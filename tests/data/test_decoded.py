@@ -97,12 +97,12 @@ def test_cache_location_and_workers_come_from_settings(tmp_path: Path) -> None:
     from bench.errors import ConfigError
     from bench.settings import Settings
 
-    def settings(**data) -> Settings:
-        return schema.build(Settings, {"data": data, "base_dir": str(tmp_path)})
+    def settings(paths: dict | None = None, **data) -> Settings:
+        return schema.build(Settings, {"data": data, "paths": paths or {}, "base_dir": str(tmp_path)})
 
-    assert settings().cache_dir == tmp_path / "results" / "runs" / ".cache"
-    assert settings(cache="").cache_dir is None
-    assert settings(cache="/scratch/c").cache_dir == Path("/scratch/c")
+    assert settings().decoded_cache_dir == tmp_path / "results" / "cache" / "decoded"
+    assert settings(cache=False).decoded_cache_dir is None
+    assert settings({"cache": "/scratch/c"}).decoded_cache_dir == Path("/scratch/c/decoded")
     assert loader_workers(settings(workers=3)) == 3
     assert 1 <= loader_workers(settings()) <= 8
     with pytest.raises(ConfigError, match="workers must be >= 0, or -1 for automatic, got -2"):

@@ -17,7 +17,7 @@ from tests.conftest import copy_release
 
 
 def settings(root: Path, tmp: Path, workers: int) -> Settings:
-    return Settings(data=DataSettings(root=str(root), workers=workers, cache=""), base_dir=str(tmp))
+    return Settings(data=DataSettings(root=str(root), workers=workers, cache=False), base_dir=str(tmp))
 
 
 def epochs(name: str, root: Path, tmp: Path, loading: str, workers: int, recipe: Recipe, n: int = 2):
