@@ -13,7 +13,18 @@ from rich.text import Text
 from bench.commands.common import err
 from bench.errors import BenchError
 
-COMMANDS = ["run", "plan", "leaderboard", "compare", "ls", "worker", "evaluate", "visualize"]
+COMMANDS = [
+    "run",
+    "plan",
+    "leaderboard",
+    "compare",
+    "ls",
+    "worker",
+    "evaluate",
+    "visualize",
+    "data",
+    "robustness",
+]
 
 
 def parser() -> argparse.ArgumentParser:

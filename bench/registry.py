@@ -127,6 +127,31 @@ DATASETS = _table(
     Entry("synthetic", "bench.data.synthetic:SYNTHETIC", "seeded synthetic 10-class images; no download"),
     Entry("cifar10", "bench.data.cifar:CIFAR10", "CIFAR-10, python pickle release", ("CIFAR-10",)),
     Entry("cifar100", "bench.data.cifar:CIFAR100", "CIFAR-100, python pickle release", ("CIFAR-100",)),
+    Entry(
+        "tiny_imagenet",
+        "bench.data.tiny_imagenet:TINY_IMAGENET",
+        "Tiny-ImageNet, tiny-imagenet-200 release (val is the test split)",
+        ("Tiny-ImageNet",),
+    ),
+    Entry(
+        "imagenet",
+        "bench.data.imagenet:IMAGENET",
+        "ImageNet-1K, train/ and val/ class folders",
+        ("ImageNet-1K",),
+    ),
+    Entry("cub200", "bench.data.cub200:CUB200", "CUB-200-2011 release", ("CUB-200-2011", "CUB-200")),
+    Entry(
+        "fgvc_aircraft",
+        "bench.data.fgvc_aircraft:FGVC_AIRCRAFT",
+        "FGVC-Aircraft 2013b, variants, trainval/test",
+        ("FGVC-Aircraft",),
+    ),
+    Entry(
+        "stanford_cars",
+        "bench.data.stanford_cars:STANFORD_CARS",
+        "Stanford Cars, devkit .mat layout",
+        ("Stanford-Cars",),
+    ),
 )
 
 KINDS = {"methods": METHODS, "backbones": BACKBONES, "datasets": DATASETS}

@@ -9,6 +9,7 @@ from typing import Any
 
 from bench import executors, registry, results
 from bench.data.base import DataError
+from bench.data.check import validate
 from bench.executors.events import Events
 from bench.job import Job
 from bench.report import leaderboard, plots
@@ -30,11 +31,12 @@ class RunSummary:
 
 
 def check_data(jobs: list[Job], settings: Settings) -> None:
-    """Every dataset the jobs need is present; otherwise one error listing each missing one."""
+    """Every dataset the jobs need is present and readable (labels, class count, sample images);
+    otherwise one error listing each problem."""
     problems = []
     for name in dict.fromkeys(j.dataset for j in jobs):
         try:
-            registry.get("datasets", name).load().check_present(settings.data_root)
+            validate(registry.get("datasets", name).load(), settings.data_root)
         except DataError as exc:
             problems.append(str(exc))
     if problems:

@@ -24,6 +24,12 @@ CONFIG_NAME = "bench.toml"
 @dataclass(frozen=True)
 class DataSettings:
     root: str = "data"  # folder holding the dataset releases (cifar-100-python/, ...)
+    workers: int = -1  # DataLoader workers per loader for streamed datasets; -1: the cores, at most 8
+    cache: bool = True  # keep decoded Tiny-ImageNet arrays under <paths.cache>/decoded
+
+    def __post_init__(self) -> None:
+        if self.workers < -1:
+            raise ValueError(f"workers must be >= 0, or -1 for automatic, got {self.workers}")
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,7 @@ class PathSettings:
     runs: str = "results/runs"  # one folder per job
     reports: str = "reports"  # generated leaderboards
     published: str = "results/published"  # published numbers with provenance (CSV)
+    cache: str = "results/cache"  # derived data that can be rebuilt (decoded datasets, generated corruptions)
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,15 @@ class Settings:
     @property
     def published_dir(self) -> Path:
         return self.resolve(self.paths.published)
+
+    @property
+    def cache_dir(self) -> Path:
+        """Rebuildable derived data: decoded datasets, generated corruption sets."""
+        return self.resolve(self.paths.cache)
+
+    @property
+    def decoded_cache_dir(self) -> Path | None:
+        return self.cache_dir / "decoded" if self.data.cache else None
 
     def with_overrides(self, *, data_root: str | None = None, **run: Any) -> Settings:
         """Apply command-line overrides; `run` keys are RunSettings fields, None means unset."""

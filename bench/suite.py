@@ -22,6 +22,7 @@ import yaml
 
 from bench import registry, schema
 from bench.errors import BenchError, ConfigError, did_you_mean
+from bench.evaluate.config import RobustnessConfig
 from bench.job import Job, Report
 from bench.recipe import Recipe
 
@@ -75,6 +76,7 @@ class SuiteFile:
     include: list[dict[str, Any]] = field(default_factory=list)
     exclude: list[dict[str, Any]] = field(default_factory=list)
     report: Report = field(default_factory=Report)
+    robustness: RobustnessConfig | None = None  # evaluated by `bench run` after training (bench robustness)
 
 
 @dataclass(frozen=True)

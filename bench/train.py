@@ -94,7 +94,7 @@ def _train(
     torch.manual_seed(job.seed)  # model initialisation and any global-RNG layer (drop-path)
     data_gen = torch.Generator().manual_seed(job.seed)
     method_gen = torch.Generator().manual_seed(job.seed + METHOD_SEED_OFFSET)
-    train_loader, test_loader, sizes = build_loaders(dataset, recipe, settings.data_root, rt, data_gen)
+    train_loader, test_loader, sizes = build_loaders(dataset, recipe, settings, rt, data_gen)
     steps_per_epoch = len(train_loader)
 
     model = build_backbone(

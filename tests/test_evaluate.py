@@ -8,11 +8,11 @@ import pytest
 
 from bench import runtime
 from bench.cli import main
-from bench.data.loader import InMemoryLoader
+from bench.data.pipeline import eval_loader
 from bench.data.synthetic import SYNTHETIC
 from bench.evaluate.clean import top1
 from bench.models.backbones import build_backbone
-from bench.settings import RunSettings
+from bench.settings import RunSettings, Settings
 from tests.fixtures.openmixup import openmixup_state, save_mmcv
 from tests.models.test_checkpoint import model
 
@@ -25,11 +25,9 @@ SIZE = 8  # synthetic images at 8 px: the same code path, a quarter of the work 
 
 
 def accuracy(net) -> float:
-    test = SYNTHETIC.load(Path("unused"), "test", SIZE)
-    batches = InMemoryLoader(
-        test, batch_size=200, mean=SYNTHETIC.mean, std=SYNTHETIC.std, device="cpu", train=False
-    )
-    return top1(net, batches, runtime.resolve(RunSettings(device="cpu")))
+    rt = runtime.resolve(RunSettings(device="cpu"))
+    batches, _ = eval_loader(SYNTHETIC, SIZE, 200, Settings(), rt)
+    return top1(net, batches, rt)
 
 
 @pytest.fixture(scope="module")

@@ -61,3 +61,11 @@ def test_user_errors_exit_2_with_a_message(
     for word in words:
         assert word in message
     assert not (project / "x.png").exists()
+
+
+def test_reads_an_image_folder_release(project: Path, releases: Path) -> None:
+    """Image files of any size: the pairs and the briefly trained model go through the data pipeline."""
+    out = project / "cub.png"
+    assert main(["visualize", "--methods", "cutmix", "--dataset", "cub200", "--samples", "2", "--image-size",
+                 "32", "--train-steps", "2", "--data-root", str(releases), "--out", str(out)]) == 0  # fmt: skip
+    assert matplotlib.image.imread(out).ndim == 3

@@ -59,7 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from bench import registry, runtime
-    from bench.data.loader import InMemoryLoader
+    from bench.data.pipeline import eval_loader
     from bench.evaluate.clean import top1
     from bench.models import checkpoint
     from bench.models.backbones import build_backbone
@@ -78,15 +78,15 @@ def run(args: argparse.Namespace) -> int:
     options = [n for n in network.split("|") if n]
 
     image_size = args.image_size or dataset.image_size
-    test = dataset.load(settings.data_root, "test", image_size)
     rt = runtime.resolve(settings.run)
+    batches, test_images = eval_loader(dataset, image_size, args.batch_size, settings, rt)
     layout = "online network + EMA teacher" if ckpt.two_networks else "one network"
     epoch = ckpt.meta.get("epoch")
     out.print(
         escape(
             f"{ckpt.path}: OpenMixup layout, {layout}"
             + (f", saved after epoch {epoch}" if epoch is not None else "")
-            + f"; {args.backbone} on {args.dataset} test split ({len(test)} images, {image_size} px), "
+            + f"; {args.backbone} on {args.dataset} test split ({test_images} images, {image_size} px), "
             f"{rt.describe()}"
         )
     )
@@ -100,15 +100,6 @@ def run(args: argparse.Namespace) -> int:
         unused = set(skipped) if unused is None else unused & set(skipped)
         checkpoint.load_into(model, weights, f"{ckpt.path} ({name} network into {args.backbone})")
         model = model.to(rt.device, memory_format=rt.memory_format)
-        batches = InMemoryLoader(
-            test,
-            batch_size=args.batch_size,
-            mean=dataset.mean,
-            std=dataset.std,
-            device=rt.device,
-            train=False,
-            channels_last=rt.channels_last,
-        )
         scores[name] = top1(model, batches, rt)
     if unused:
         out.print(escape(f"not used from the file: {', '.join(sorted(unused))}"))

@@ -162,6 +162,8 @@ def _pairs(spec, data_root: Path, split: str, size: int, samples: int, seed: int
     import torch
     import torch.nn.functional as F
 
+    from bench.data import transforms
+    from bench.data.base import FileIndex
     from bench.errors import BenchError
 
     data = spec.load(data_root, split, size)
@@ -178,7 +180,11 @@ def _pairs(spec, data_root: Path, split: str, size: int, samples: int, seed: int
     if len(second) < samples:
         raise BenchError(f"{spec.name} {split}: not enough images for {samples} pairs of different classes")
     index = torch.tensor(first + second)
-    pixels = data.images[index].float() / 255
+    if isinstance(data, FileIndex):  # image files of any size: decode these few at the test transform
+        test = transforms.build("none", size, interpolation=spec.interpolation, eval_crop=spec.eval_crop)
+        pixels = torch.stack([test.one(data.pil(i), None) for i in index.tolist()]).float() / 255
+    else:
+        pixels = data.images[index].float() / 255
     if pixels.shape[-1] != size:
         pixels = F.interpolate(
             pixels, size=(size, size), mode="bilinear", antialias=True, align_corners=False
@@ -192,20 +198,19 @@ def _model(spec, data_root: Path, backbone: str, size: int, steps: int, seed: in
     import torch
     import torch.nn.functional as F
 
-    from bench.data.loader import InMemoryLoader
+    from bench.data.pipeline import make_loader
     from bench.models.backbones import build_backbone
 
     torch.manual_seed(seed)
     model = build_backbone(backbone, num_classes=spec.num_classes, image_size=size)
     if steps:
-        loader = InMemoryLoader(
+        loader = make_loader(
+            spec,
             spec.load(data_root, "train", size),
-            batch_size=32,
-            mean=spec.mean,
-            std=spec.std,
-            device=torch.device("cpu"),
-            train=True,
-            augmentation="flip",
+            "flip",
+            size,
+            32,
+            torch.device("cpu"),
             generator=torch.Generator().manual_seed(seed),
         )
         optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)

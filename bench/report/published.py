@@ -92,3 +92,8 @@ def load(folder: Path) -> dict[tuple[str, str, str, int], list[Published]]:
                 if all(r.value != entry.value or r.source != entry.source for r in rows):
                     rows.append(entry)
     return table
+
+
+def registry_name(kind: str, text: str) -> str | None:
+    """The registry name that a published table's spelling (e.g. "ResNeXt-50(32x4d)") refers to."""
+    return _alias_map(kind).get(_norm(text))
