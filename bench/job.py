@@ -36,6 +36,18 @@ class Report:
 
 
 @dataclass(frozen=True)
+class Resources:
+    """What one job needs from the machine. `gpus` > 1 trains it data-parallel, one process per GPU
+    (on a machine without GPUs, that many CPU processes), with `batch_size` the global batch."""
+
+    gpus: int = 1
+
+    def __post_init__(self) -> None:
+        if self.gpus < 1:
+            raise ValueError(f"gpus must be >= 1, got {self.gpus}")
+
+
+@dataclass(frozen=True)
 class Job:
     suite: str
     method: str  # the label on the methods axis (a method name, or a variant's label)
@@ -49,6 +61,9 @@ class Job:
     scale: float = 1.0  # < 1: a reduced-scale run, never comparable with published numbers
     report: Report = field(default_factory=Report)
     budget_epochs: int = 0  # the suite's epochs before scaling (0: recipe.epochs); not hashed
+    # Processes (one per GPU) training this job. Hashed when > 1: BatchNorm sees batch_size / gpus
+    # images per process, so the numbers depend on it; one-process jobs keep the ids they had.
+    gpus: int = 1
 
     @property
     def nominal_epochs(self) -> int:
@@ -56,7 +71,7 @@ class Job:
 
     def spec(self) -> dict[str, Any]:
         """Everything that determines this job's numbers, as plain data (hashed into the id)."""
-        return {
+        spec = {
             "spec_version": SPEC_VERSION,
             "method": self.method_name,
             "method_version": self.method_version,
@@ -67,6 +82,9 @@ class Job:
             "recipe": schema.to_plain(self.recipe),
             "scale": self.scale,
         }
+        if self.gpus > 1:
+            spec["gpus"] = self.gpus
+        return spec
 
     @cached_property
     def id(self) -> str:
@@ -115,6 +133,7 @@ class Job:
             scale=record["scale"],
             report=schema.build(Report, record.get("report", {})),
             budget_epochs=record.get("budget_epochs", 0),
+            gpus=record.get("gpus", 1),
         )
         if job.id != record["id"]:
             raise ValueError(f"spec.json id {record['id']} does not match its content ({job.id})")

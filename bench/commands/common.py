@@ -30,6 +30,8 @@ def load_settings(args: argparse.Namespace):
         device=getattr(args, "device", None),
         precision=getattr(args, "precision", None),
         cpu_workers=getattr(args, "workers", None),
+        executor=getattr(args, "executor", None),
+        slurm_wait=getattr(args, "wait", None),
     )
 
 
