@@ -86,7 +86,7 @@ class SlurmSettings:
     max_requeues: int = 3  # time-outs a task may be requeued after (preemptions do not count)
     array_parallelism: int = 256  # tasks of one array running at once
     signal_delay_s: int = 120  # the requeue signal comes this long before the time limit
-    folder: str = "results/slurm"  # submitit's own files (pickles, raw stdout/stderr), one folder per array
+    folder: str = "results/slurm"  # submitit's own files (pickles, raw stdout/stderr), one folder per task
     setup: list[str] = field(default_factory=list)  # shell lines run first in each task (module load ...)
     extra: dict[str, str | int | bool] = field(default_factory=dict)  # any other sbatch option
     wait: bool = False  # `bench run` waits for the array to finish (also `bench run --wait`)

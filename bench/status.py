@@ -47,9 +47,15 @@ def _log(run_dir: Path) -> Path | None:
     return next((run_dir / name for name in LOGS if (run_dir / name).exists()), None)
 
 
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
+
+
 def _last_activity(run_dir: Path) -> float:
-    times = [p.stat().st_mtime for p in (run_dir / results.LOG, run_dir / locks.LOCK) if p.exists()]
-    return max(times, default=0.0)
+    return max(_mtime(run_dir / results.LOG), _mtime(run_dir / locks.LOCK))
 
 
 def job_state(job: Job, runs_root: Path) -> JobState:
@@ -71,8 +77,9 @@ def job_state(job: Job, runs_root: Path) -> JobState:
         message = str(record.get("error") or "failed without a message").splitlines()[0]
         return JobState(job, "error", epochs, message, _log(run_dir))
     marker = results.read_json(run_dir / SUBMITTED)
-    if marker and marker.get("submitted", 0) >= _last_activity(run_dir):
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(marker["submitted"]))
+    # Queued unless the job has started since; mtimes, as on a shared filesystem they share a clock.
+    if marker and _mtime(run_dir / SUBMITTED) >= _last_activity(run_dir):
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(_mtime(run_dir / SUBMITTED)))
         return JobState(job, "queued", epochs, f"Slurm task {marker.get('job_id')}, submitted {when}", None)
     if epochs or (run_dir / results.CHECKPOINT).exists() or (run_dir / results.LOG).exists():
         return JobState(

@@ -22,7 +22,6 @@ from bench.data.pipeline import build_loaders
 from bench.errors import BenchError
 from bench.job import Job
 from bench.methods.base import Method, MethodContext
-from bench.models.backbones import build_backbone
 from bench.optim import build_optimizer, set_learning_rates
 from bench.schema import build
 from bench.settings import Settings
@@ -111,6 +110,9 @@ def _train(
     train_loader, test_loader, sizes = build_loaders(dataset, recipe, settings.data_root, rt, data_gen)
     train_loader, test_loader = distributed.shard(train_loader, group), distributed.shard(test_loader, group)
     steps_per_epoch = len(train_loader)
+
+    from bench.models.backbones import build_backbone  # here: timm costs 2 s to import, and
+    # `bench run` on a finished suite, `leaderboard` and `status` import this module but train nothing
 
     model = build_backbone(
         job.backbone,

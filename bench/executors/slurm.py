@@ -173,8 +173,8 @@ def run(jobs: list[Job], settings: Settings, events: Events) -> list[dict[str, A
         group = list(group)
         params = parameters(settings, gpus, group[0].suite)
         try:
-            executor = submitit.SlurmExecutor(
-                folder=settings.slurm_folder / "%A", max_num_timeout=settings.slurm.max_requeues
+            executor = submitit.SlurmExecutor(  # %j: a folder per task (Slurm's own pattern for arrays too)
+                folder=settings.slurm_folder / "%j", max_num_timeout=settings.slurm.max_requeues
             )
             executor.update_parameters(**params)
         except (RuntimeError, ValueError) as exc:
@@ -193,7 +193,7 @@ def run(jobs: list[Job], settings: Settings, events: Events) -> list[dict[str, A
         kind = "array" if len(group) > 1 else "job"  # submitit submits a lone task as a plain job
         events.info(
             f"submitted {len(group)} job(s) needing {gpus} GPU(s) each as Slurm {kind} {array} "
-            f"(submitit's files: {settings.slurm_folder / array}); `squeue -j {array}` shows its tasks"
+            f"(submitit's files: {settings.slurm_folder / array}*); `squeue -j {array}` shows its tasks"
         )
     if not settings.slurm.wait:
         return []

@@ -104,6 +104,7 @@ def test_a_task_signalled_before_its_time_limit_is_requeued_and_resumes(
     assert main(["run", str(path), "--wait"]) == 0  # waits, reading the run folders
     output = capsys.readouterr().out
     assert "0 already finished, 1 run" in output and (project / "reports" / "tiny.md").exists()
+    fake_slurm.wait_for_array(cluster, fake_slurm.FIRST_JOB_ID)  # the task process has exited too
     task = str(fake_slurm.FIRST_JOB_ID)  # submitit submits a lone job as a plain job, not an array
     assert (cluster / "restarts" / task).read_text() == "1"  # requeued once, by submitit
     assert (cluster / "tasks" / task).read_text() == "COMPLETED"
