@@ -111,8 +111,9 @@ def _train(
     train_loader, test_loader = distributed.shard(train_loader, group), distributed.shard(test_loader, group)
     steps_per_epoch = len(train_loader)
 
-    from bench.models.backbones import build_backbone  # here: timm costs 2 s to import, and
-    # `bench run` on a finished suite, `leaderboard` and `status` import this module but train nothing
+    # timm (2 s to import) only when a job trains: `bench run` on a finished suite, `leaderboard`
+    # and `status` import this module and train nothing.
+    from bench.models.backbones import build_backbone
 
     model = build_backbone(
         job.backbone,

@@ -24,6 +24,8 @@ def test_a_job_that_raises_is_an_error_with_its_traceback_and_the_others_finish(
         raise RuntimeError("boom in sample")
 
     monkeypatch.setattr(MixUp, "sample", broken_sample)
+    text = TINY_SUITE.replace("epochs: 2", "epochs: 1")
+    write_suite(project, text, "tiny.yaml")
     assert main(["run", "suites/tiny.yaml"]) == 1
     jobs = {j.method: j for j in suite.expand(suite.load(project / "suites" / "tiny.yaml"))}
     runs = project / "results" / "runs"

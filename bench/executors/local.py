@@ -141,6 +141,7 @@ class _Running:
 
 
 def run(jobs: list[Job], settings: Settings, events: Events) -> list[dict[str, Any]]:
+    check(jobs, settings)  # a job that can never fit would otherwise wait forever
     pool = Pool.of_machine(settings)
     waiting = sorted(jobs, key=lambda j: -j.gpus)  # largest first; stable within a size
     running: dict[int, _Running] = {}

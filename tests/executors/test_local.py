@@ -147,7 +147,9 @@ def test_a_worker_killed_mid_epoch_leaves_an_error_and_the_rerun_resumes_exactly
 
 
 def test_two_bench_runs_on_one_suite_never_run_a_job_twice(project: Path) -> None:
-    text = TINY_SUITE.replace("epochs: 2", "epochs: 3").replace("seeds: [0]", "seeds: [0, 1]")
+    text = TINY_SUITE.replace("[vanilla, mixup, cutmix]", "[vanilla, mixup]").replace(
+        "seeds: [0]", "seeds: [0, 1]"
+    )
     path = write_suite(project, text, "shared.yaml")
     jobs = suite.expand(suite.load(path))
     first = _bench(project, str(path), "--executor", "inline")
@@ -163,5 +165,5 @@ def test_two_bench_runs_on_one_suite_never_run_a_job_twice(project: Path) -> Non
         log = (run_dir / results.LOG).read_text()
         assert log.count(" steps per epoch") == 1, log  # one start, no second training
         record = results.read_result(run_dir)
-        assert record["status"] == "ok" and record["epochs_completed"] == 3
-        assert [r["epoch"] for r in results.read_jsonl(run_dir / results.METRICS)] == [1, 2, 3]
+        assert record["status"] == "ok" and record["epochs_completed"] == 2
+        assert [r["epoch"] for r in results.read_jsonl(run_dir / results.METRICS)] == [1, 2]
