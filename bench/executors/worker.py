@@ -114,14 +114,17 @@ def failure_record(job: Job, run_dir: Path, what: str, started: float, log: Path
 
 
 def record_if_free(job: Job, run_dir: Path, record: dict[str, Any]) -> bool:
-    """Write `record` as the job's result unless another process has taken the job over since."""
+    """Write `record` as the job's result unless another process has taken the job over since.
+    A write that fails (a full disk) is not raised: the caller still reports the record."""
     lock = locks.JobLock(run_dir)
-    if not lock.acquire():
-        return False
     try:
+        if not lock.acquire():
+            return False
         if results.is_finished(run_dir, job.id):
             return False
         results.write_json(run_dir / results.RESULT, record)
         return True
+    except OSError:
+        return False
     finally:
         lock.release()
