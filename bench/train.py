@@ -108,7 +108,8 @@ def _train(
     data_gen = torch.Generator().manual_seed(job.seed)
     method_gen = torch.Generator().manual_seed(job.seed + METHOD_SEED_OFFSET)
     train_loader, test_loader, sizes = build_loaders(dataset, recipe, settings.data_root, rt, data_gen)
-    steps_per_epoch = len(train_loader)  # global steps: every rank takes its share of each batch
+    steps_per_epoch = len(train_loader)
+    # With several GPUs every rank takes its share of each global batch (steps stay global).
     train_loader, test_loader = distributed.shard(train_loader, group), distributed.shard(test_loader, group)
 
     # timm (2 s to import) only when a job trains: `bench run` on a finished suite, `leaderboard`
