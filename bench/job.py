@@ -36,18 +36,6 @@ class Report:
 
 
 @dataclass(frozen=True)
-class Resources:
-    """What one job needs from the machine. `gpus` > 1 trains it data-parallel, one process per GPU
-    (on a machine without GPUs, that many CPU processes), with `batch_size` the global batch."""
-
-    gpus: int = 1
-
-    def __post_init__(self) -> None:
-        if self.gpus < 1:
-            raise ValueError(f"gpus must be >= 1, got {self.gpus}")
-
-
-@dataclass(frozen=True)
 class Job:
     suite: str
     method: str  # the label on the methods axis (a method name, or a variant's label)

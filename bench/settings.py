@@ -130,6 +130,10 @@ class Settings:
         return self.resolve(self.data.root)
 
     @property
+    def slurm_folder(self) -> Path:
+        return self.resolve(self.slurm.folder)
+
+    @property
     def runs_root(self) -> Path:
         return self.resolve(self.paths.runs)
 
@@ -141,19 +145,11 @@ class Settings:
     def published_dir(self) -> Path:
         return self.resolve(self.paths.published)
 
-    @property
-    def slurm_folder(self) -> Path:
-        return self.resolve(self.slurm.folder)
-
-    def with_overrides(
-        self, *, data_root: str | None = None, slurm_wait: bool | None = None, **run: Any
-    ) -> Settings:
+    def with_overrides(self, *, data_root: str | None = None, **run: Any) -> Settings:
         """Apply command-line overrides; `run` keys are RunSettings fields, None means unset."""
         out = self
         if data_root:
             out = replace(out, data=replace(out.data, root=str(Path(data_root).resolve())))
-        if slurm_wait is not None:
-            out = replace(out, slurm=replace(out.slurm, wait=slurm_wait))
         changes = {k: v for k, v in run.items() if v is not None}
         if changes:
             try:

@@ -23,7 +23,7 @@ import yaml
 
 from bench import registry, schema
 from bench.errors import BenchError, ConfigError, did_you_mean
-from bench.job import Job, Report, Resources
+from bench.job import Job, Report
 from bench.recipe import Recipe
 
 AXES = ("method", "backbone", "dataset", "seed")
@@ -59,6 +59,18 @@ class Override:
 
 
 @dataclass(frozen=True)
+class Resources:
+    """What one job needs from the machine. `gpus` > 1 trains it data-parallel, one process per GPU
+    (on a machine without GPUs, that many CPU processes), with `batch_size` the global batch."""
+
+    gpus: int = 1
+
+    def __post_init__(self) -> None:
+        if self.gpus < 1:
+            raise ValueError(f"gpus must be >= 1, got {self.gpus}")
+
+
+@dataclass(frozen=True)
 class Cell:
     method: str
     backbone: str
@@ -76,8 +88,8 @@ class SuiteFile:
     overrides: list[Override] = field(default_factory=list)
     include: list[dict[str, Any]] = field(default_factory=list)
     exclude: list[dict[str, Any]] = field(default_factory=list)
-    report: Report = field(default_factory=Report)
     resources: Resources = field(default_factory=Resources)
+    report: Report = field(default_factory=Report)
 
 
 @dataclass(frozen=True)
