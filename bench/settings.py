@@ -130,12 +130,12 @@ class Settings:
         return self.resolve(self.data.root)
 
     @property
-    def slurm_folder(self) -> Path:
-        return self.resolve(self.slurm.folder)
-
-    @property
     def runs_root(self) -> Path:
         return self.resolve(self.paths.runs)
+
+    @property
+    def slurm_folder(self) -> Path:
+        return self.resolve(self.slurm.folder)
 
     @property
     def reports_dir(self) -> Path:
