@@ -13,7 +13,7 @@ from rich.text import Text
 from bench.commands.common import err
 from bench.errors import BenchError
 
-COMMANDS = ["run", "plan", "leaderboard", "compare", "ls", "worker", "status"]
+COMMANDS = ["run", "plan", "leaderboard", "compare", "ls", "worker", "evaluate", "visualize", "status"]
 
 
 def parser() -> argparse.ArgumentParser:

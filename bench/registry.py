@@ -42,6 +42,43 @@ METHODS = _table(
         "mixup", "bench.methods.mixup:MixUp", "MixUp, Zhang et al. 2018, arXiv 1710.09412", ("MixUp", "Mixup")
     ),
     Entry("cutmix", "bench.methods.cutmix:CutMix", "CutMix, Yun et al. 2019, arXiv 1905.04899", ("CutMix",)),
+    Entry(
+        "manifoldmix",
+        "bench.methods.manifoldmix:ManifoldMix",
+        "ManifoldMix, Verma et al. 2019, arXiv 1806.05236 (ResNet-style backbones)",
+        ("ManifoldMix", "Manifold Mixup"),
+    ),
+    Entry(
+        "saliencymix",
+        "bench.methods.saliencymix:SaliencyMix",
+        "SaliencyMix, Uddin et al. 2021, arXiv 2006.01791",
+        ("SaliencyMix",),
+    ),
+    Entry("fmix", "bench.methods.fmix:FMix", "FMix, Harris et al. 2020, arXiv 2002.12047", ("FMix",)),
+    Entry(
+        "puzzlemix",
+        "bench.methods.puzzlemix:PuzzleMix",
+        "PuzzleMix, Kim et al. 2020, arXiv 2009.06962 (needs the puzzlemix extra: gco-wrapper)",
+        ("PuzzleMix", "Puzzle Mix"),
+    ),
+    Entry(
+        "resizemix",
+        "bench.methods.resizemix:ResizeMix",
+        "ResizeMix, Qin et al. 2020, arXiv 2012.11101",
+        ("ResizeMix",),
+    ),
+    Entry(
+        "gridmix",
+        "bench.methods.gridmix:GridMix",
+        "GridMix, Baek et al. 2021, Pattern Recognition (OpenMixup's variant)",
+        ("GridMix",),
+    ),
+    Entry(
+        "smoothmix",
+        "bench.methods.smoothmix:SmoothMix",
+        "SmoothMix, Lee et al. 2020, CVPR Workshops",
+        ("SmoothMix",),
+    ),
 )
 
 BACKBONES = _table(

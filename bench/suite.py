@@ -328,7 +328,7 @@ def resolve_cell(suite: Suite, cell: Cell) -> Job:
     params = schema.build(method_cls.Params, params_data, f"params of {item.method} ({where})")
     try:
         method_cls.check_compatible(
-            backbone=cell.backbone, dataset=cell.dataset, image_size=recipe.image_size
+            backbone=cell.backbone, dataset=cell.dataset, image_size=recipe.image_size, params=params
         )
     except ValueError as exc:
         raise ConfigError(f"{item.method} cannot run here: {exc}", key=where) from None

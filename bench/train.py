@@ -135,6 +135,8 @@ def _train(
         steps_per_epoch=steps_per_epoch,
         total_steps=steps_per_epoch * recipe.epochs,
         backbone=job.backbone,
+        mean=dataset.mean,
+        std=dataset.std,
     )
     method = method_cls(build(method_cls.Params, job.params), ctx).to(rt.device)
     method.setup(model)

@@ -42,4 +42,5 @@ def load_suite(args: argparse.Namespace):
     from bench import suite as suite_mod
 
     s = suite_mod.load(args.suite)
-    return s.with_scale(args.scale) if getattr(args, "scale", None) else s
+    scale = getattr(args, "scale", None)
+    return s.with_scale(scale) if scale is not None else s

@@ -100,8 +100,13 @@ def run(args: argparse.Namespace) -> int:
 
     suite, settings = load_suite(args), load_settings(args)
     jobs = expand(suite)
+    scale = (
+        f" at reduced scale ×{suite.scale:g} (never comparable with published numbers)"
+        if suite.scale < 1
+        else ""
+    )
     out.print(
-        f"suite [bold]{escape(suite.name)}[/] ({escape(suite.path)}): {len(jobs)} jobs, "
+        f"suite [bold]{escape(suite.name)}[/] ({escape(suite.path)}): {len(jobs)} jobs{scale}, "
         f"executor {args.executor or settings.run.executor}, runs in {escape(str(settings.runs_root))}"
     )
     _, pending = split_finished(jobs, settings)
@@ -119,8 +124,8 @@ def run(args: argparse.Namespace) -> int:
         f"{len(summary.skipped)} already finished, {len(summary.records)} run in {summary.seconds:.1f} s, "
         f"{len(summary.failed)} failed{elsewhere}"
     )
-    md, csv_path = write_leaderboard(suite, settings)
-    out.print(f"leaderboard: {escape(str(md))} and {escape(str(csv_path))}")
+    md, csv_path, figures = write_leaderboard(suite, settings)
+    out.print(f"leaderboard: {escape(str(md))}, {escape(str(csv_path))} and {len(figures)} figures")
     for record in summary.failed:
         err.print(f"[red]failed[/] {escape(str(record.get('label')))}: {escape(str(record.get('error')))}")
     return 1 if summary.failed else 0

@@ -34,6 +34,16 @@ def randint(high: int, generator: torch.Generator, size: int | tuple[int, ...] =
     return torch.randint(high, shape, generator=generator)
 
 
+def uniform(low: float, high: float, generator: torch.Generator) -> float:
+    """One draw from U(low, high)."""
+    return low + (high - low) * float(torch.rand((), generator=generator, dtype=torch.float64))
+
+
+def choice(options: tuple | list, generator: torch.Generator):
+    """One of `options`, uniformly."""
+    return options[int(torch.randint(len(options), (), generator=generator))]
+
+
 def box(height: int, width: int, lam: float, generator: torch.Generator) -> tuple[int, int, int, int]:
     """CutMix's box: area (1 - lam) of the image around a uniform centre, clipped to the image.
 
@@ -41,9 +51,14 @@ def box(height: int, width: int, lam: float, generator: torch.Generator) -> tupl
     recompute lambda from its true area.
     """
     cut = (1.0 - lam) ** 0.5
-    cut_h, cut_w = int(height * cut), int(width * cut)
     cy = int(torch.randint(height, (), generator=generator))
     cx = int(torch.randint(width, (), generator=generator))
+    return box_at(height, width, int(height * cut), int(width * cut), cy, cx)
+
+
+def box_at(height: int, width: int, cut_h: int, cut_w: int, cy: int, cx: int) -> tuple[int, int, int, int]:
+    """The box of (about) cut_h x cut_w pixels centred on row cy, column cx, clipped to the image,
+    as the CutMix reference code computes it: (top, bottom, left, right)."""
     top, bottom = max(cy - cut_h // 2, 0), min(cy + cut_h // 2, height)
     left, right = max(cx - cut_w // 2, 0), min(cx + cut_w // 2, width)
     return top, bottom, left, right

@@ -42,7 +42,8 @@ resnext50_32x4d = _timm_resnet("resnext50_32x4d")
 
 
 def tiny_resnet(num_classes: int, cifar: bool, drop_path: float = 0.0) -> nn.Module:
-    """A four-stage ResNet with one basic block per stage and widths 16-128 (0.3 M parameters).
+    """A four-stage ResNet: timm's 64-channel stem, then one basic block per stage with widths
+    16-128 (0.32 M parameters).
 
     It has the same modules as a timm ResNet-18 (conv1, layer1..layer4, fc), so every hook that
     works on it works on the real backbones; it just trains ~35x faster on a CPU.
