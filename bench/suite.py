@@ -16,6 +16,7 @@ import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,12 @@ class Suite:
         if not 0 < scale <= 1:
             raise BenchError(f"--scale must be in (0, 1], got {scale}")
         return replace(self, scale=scale)
+
+    @cached_property
+    def jobs(self) -> tuple[Job, ...]:
+        """The jobs (see `expand`), resolved once per Suite: validation, `bench run` and the
+        leaderboard all need them, and a 1,000-job suite takes a quarter second to resolve."""
+        return tuple(resolve_cell(self, cell) for cell in _cells(self))
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -351,4 +358,4 @@ def resolve_cell(suite: Suite, cell: Cell) -> Job:
 
 def expand(suite: Suite) -> list[Job]:
     """The suite's jobs in a stable order (dataset, backbone, method, seed). Pure: no I/O."""
-    return [resolve_cell(suite, cell) for cell in _cells(suite)]
+    return list(suite.jobs)
