@@ -24,6 +24,7 @@ COMMANDS = [
     "visualize",
     "data",
     "robustness",
+    "status",
 ]
 
 

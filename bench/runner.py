@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import executors, registry, results
+from bench import executors, locks, registry, results
 from bench.data.base import DataError
 from bench.data.check import validate
 from bench.executors.events import Events
@@ -24,6 +24,8 @@ class RunSummary:
     skipped: list[Job]  # already finished
     records: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    elsewhere: list[tuple[Job, str]] = field(default_factory=list)  # run or finished by another process
+    submitted: list[Job] = field(default_factory=list)  # queued on a cluster and not waited for
 
     @property
     def failed(self) -> list[dict[str, Any]]:
@@ -51,15 +53,58 @@ def split_finished(jobs: list[Job], settings: Settings) -> tuple[list[Job], list
     return finished, pending
 
 
-def run_suite(suite: Suite, settings: Settings, events: Events, executor: str | None = None) -> RunSummary:
-    jobs = expand(suite)
+class _Tally:
+    """Forwards events to the caller's, noting the jobs that ran elsewhere."""
+
+    def __init__(self, events: Events, summary: RunSummary) -> None:
+        self.events, self.summary = events, summary
+
+    def started(self, job: Job) -> None:
+        self.events.started(job)
+
+    def epoch(self, job: Job, epoch: int) -> None:
+        self.events.epoch(job, epoch)
+
+    def finished(self, job: Job, record: dict[str, Any]) -> None:
+        self.events.finished(job, record)
+
+    def skipped(self, job: Job, reason: str) -> None:
+        self.summary.elsewhere.append((job, reason))
+        self.events.skipped(job, reason)
+
+    def info(self, message: str) -> None:
+        self.events.info(message)
+
+
+def run_suite(
+    suite: Suite,
+    settings: Settings,
+    events: Events,
+    executor: str | None = None,
+    jobs: list[Job] | None = None,
+) -> RunSummary:
+    """Run every unfinished job of the suite (`jobs`: its expansion, if the caller has it)."""
+    jobs = expand(suite) if jobs is None else jobs
     finished, pending = split_finished(jobs, settings)
+    name = executor or settings.run.executor
+    module = executors.get(name)
     if pending:
         check_data(pending, settings)  # before any job starts
+        module.check(pending, settings)
     started = time.time()
     summary = RunSummary(jobs=jobs, skipped=finished)
-    if pending:
-        summary.records = executors.get(executor or settings.run.executor)(pending, settings, events)
+    tally = _Tally(events, summary)
+    runnable = []
+    for job in pending:
+        holder = locks.probe(job.run_dir(settings.runs_root))
+        if holder is None:
+            runnable.append(job)
+        else:
+            tally.skipped(job, f"running in another process ({holder.describe()})")
+    if runnable:
+        summary.records = module.run(runnable, settings, tally)
+    if name == "slurm" and not settings.slurm.wait:
+        summary.submitted = runnable
     summary.seconds = time.time() - started
     return summary
 

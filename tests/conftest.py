@@ -39,6 +39,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             [run]
             executor = "inline"
             cpu_workers = 2
+            threads_per_job = 1
             """
         )
     )

@@ -22,17 +22,17 @@ def finished(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
     settings = in_dir(tmp_path_factory.mktemp("runs"))
     job = tiny_job("mixup", epochs=1)
     assert run_job(job, settings)["status"] == "ok"
-    return job.run_dir(settings.runs_root), job
+    return job.run_dir(settings.runs_root), job, settings
 
 
 def test_restored_networks_reproduce_the_final_test_accuracy(finished) -> None:
-    run_dir, job = finished
+    run_dir, job, settings = finished
     run = restore(run_dir)
     nets = run.networks()
     assert list(nets) == list(registry.get("methods", job.method_name).load().networks)
     assert run.epoch == 1 and all(not p.requires_grad for p in run.model.parameters())
     rt = resolve(RunSettings(device="cpu"))
-    _, test, _ = build_loaders(run.dataset, job.recipe, Path("."), rt, torch.Generator())
+    _, test, _ = build_loaders(run.dataset, job.recipe, settings, rt, torch.Generator())
     final = results.read_jsonl(run_dir / results.METRICS)[-1]["test_top1"]
     assert {name: top1(net, test, rt) for name, net in nets.items()} == final
 
