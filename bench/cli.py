@@ -13,7 +13,19 @@ from rich.text import Text
 from bench.commands.common import err
 from bench.errors import BenchError
 
-COMMANDS = ["run", "plan", "leaderboard", "compare", "ls", "worker"]
+COMMANDS = [
+    "run",
+    "plan",
+    "leaderboard",
+    "compare",
+    "ls",
+    "worker",
+    "evaluate",
+    "visualize",
+    "data",
+    "robustness",
+    "status",
+]
 
 
 def parser() -> argparse.ArgumentParser:

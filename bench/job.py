@@ -49,6 +49,9 @@ class Job:
     scale: float = 1.0  # < 1: a reduced-scale run, never comparable with published numbers
     report: Report = field(default_factory=Report)
     budget_epochs: int = 0  # the suite's epochs before scaling (0: recipe.epochs); not hashed
+    # Processes (one per GPU) training this job. Hashed when > 1: BatchNorm sees batch_size / gpus
+    # images per process, so the numbers depend on it; one-process jobs keep the ids they had.
+    gpus: int = 1
 
     @property
     def nominal_epochs(self) -> int:
@@ -56,7 +59,7 @@ class Job:
 
     def spec(self) -> dict[str, Any]:
         """Everything that determines this job's numbers, as plain data (hashed into the id)."""
-        return {
+        spec = {
             "spec_version": SPEC_VERSION,
             "method": self.method_name,
             "method_version": self.method_version,
@@ -67,6 +70,9 @@ class Job:
             "recipe": schema.to_plain(self.recipe),
             "scale": self.scale,
         }
+        if self.gpus > 1:
+            spec["gpus"] = self.gpus
+        return spec
 
     @cached_property
     def id(self) -> str:
@@ -115,6 +121,7 @@ class Job:
             scale=record["scale"],
             report=schema.build(Report, record.get("report", {})),
             budget_epochs=record.get("budget_epochs", 0),
+            gpus=record.get("gpus", 1),
         )
         if job.id != record["id"]:
             raise ValueError(f"spec.json id {record['id']} does not match its content ({job.id})")

@@ -3,7 +3,9 @@
 The schedule follows mmcv, which produced the published numbers: cosine annealing from each
 group's base lr to its min lr over the whole run (per epoch for the CNN recipes, per iteration for
 the ViT recipes), with an optional linear warm-up that scales the cosine value during the first
-iterations. A method's own modules (a mix block) can bring their own lr and min lr.
+iterations. A method's own modules (a mix block) can bring their own lr and min lr; the recipe's
+weight-decay rule (none on norm weights and biases, for the ViT recipes) applies to them as well,
+as OpenMixup's name-based paramwise options did.
 """
 
 from __future__ import annotations
@@ -19,14 +21,22 @@ from bench.recipe import Recipe
 _NO_DECAY_NDIM = 1  # norm weights and biases are 1-d
 
 
-def _backbone_groups(model: nn.Module, recipe: Recipe) -> list[dict[str, Any]]:
+def _decay_groups(group: dict[str, Any], recipe: Recipe) -> list[dict[str, Any]]:
+    """`group` with the recipe's weight decay, split off its norm weights and biases (no decay) when
+    the recipe asks; a group that sets its own weight decay is kept as it is."""
     opt = recipe.optimizer
-    params = [p for p in model.parameters() if p.requires_grad]
+    if "weight_decay" in group:
+        return [group]
+    params = list(group["params"])
     if opt.decay_norm_and_bias:
-        return [{"params": params, "weight_decay": opt.weight_decay}]
+        return [{**group, "weight_decay": opt.weight_decay}]
     decay = [p for p in params if p.ndim > _NO_DECAY_NDIM]
     no_decay = [p for p in params if p.ndim <= _NO_DECAY_NDIM]
-    return [{"params": decay, "weight_decay": opt.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    split = [
+        {**group, "params": decay, "weight_decay": opt.weight_decay},
+        {**group, "params": no_decay, "weight_decay": 0.0},
+    ]
+    return [g for g in split if g["params"]]
 
 
 def build_optimizer(
@@ -34,17 +44,11 @@ def build_optimizer(
 ) -> torch.optim.Optimizer:
     """SGD or AdamW over the model and any extra groups; every group remembers base_lr and min_lr."""
     opt = recipe.optimizer
-    groups = _backbone_groups(model, recipe)
+    backbone = {"params": [p for p in model.parameters() if p.requires_grad]}
+    groups = [g for group in (backbone, *extra_groups) for g in _decay_groups(group, recipe)]
     for group in groups:
         group.setdefault("lr", opt.lr)
         group.setdefault("min_lr", recipe.schedule.min_lr)
-    for group in extra_groups:
-        group = dict(group)
-        group.setdefault("lr", opt.lr)
-        group.setdefault("min_lr", recipe.schedule.min_lr)
-        group.setdefault("weight_decay", opt.weight_decay)
-        groups.append(group)
-    for group in groups:
         group["base_lr"] = group["lr"]
     fused = {"fused": True} if _fused_ok(groups) else {}
     if opt.name == "sgd":

@@ -64,3 +64,23 @@ def reduce_networks(curves: dict[str, Sequence[float]], network: str, reducer: s
         raise KeyError(f"network {missing[0]!r} not recorded; recorded: {', '.join(curves)}")
     scored = [(reduce(curves[n], reducer), n) for n in options]
     return max(scored)
+
+
+def describe(reducer: str) -> str:
+    """What `reducer` computes, as a phrase for table notes (published-only names included)."""
+    fixed = {
+        "final": "the last evaluated epoch",
+        "best": "the best evaluated epoch (selected on the test set)",
+        "openmixup_automix": "the larger of the medians of the last 12 evaluated epochs and of their first 11 "
+        "(OpenMixup's find_automix_val_median)",
+        "mean_best_3runs": "the mean over 3 runs of each run's best epoch",
+        "unknown": "not stated by the source",
+    }
+    if reducer in fixed:
+        return fixed[reducer]
+    match = _WINDOW.match(reducer)
+    if not match:
+        return reducer
+    kind, k = match.groups()
+    selected = " (selected on the test set)" if kind == "best" else ""
+    return f"{kind} of the last {k} evaluated epochs{selected}"

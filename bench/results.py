@@ -23,6 +23,7 @@ def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "w") -> N
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600 files; records should read like any other file
         with os.fdopen(fd, mode) as f:
             write(f)
             f.flush()
@@ -31,6 +32,12 @@ def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "w") -> N
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import platform
 import subprocess
 from dataclasses import dataclass
@@ -105,3 +106,9 @@ def versions(rt: Runtime) -> dict[str, Any]:
         "device": rt.describe(),
         "torch_threads": torch.get_num_threads(),
     }
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS has one)."""
+    affinity = getattr(os, "sched_getaffinity", None)  # Linux only
+    return len(affinity(0)) if affinity else os.cpu_count() or 1

@@ -7,6 +7,7 @@ the key path, and nothing runs until the whole suite has been validated.
 Resolution order for each cell, later wins:
   dataset defaults (image size, augmentation) < `recipe` < matching `overrides` (in file order)
   method defaults < `method_params[<method>]` < the axis item's `params` < matching `overrides`
+  `resources` (GPUs per job) < matching `overrides`
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +24,12 @@ import yaml
 
 from bench import registry, schema
 from bench.errors import BenchError, ConfigError, did_you_mean
+from bench.evaluate.config import RobustnessConfig
 from bench.job import Job, Report
 from bench.recipe import Recipe
 
 AXES = ("method", "backbone", "dataset", "seed")
+OVERRIDE_KEYS = ("recipe", "params", "report", "resources")
 
 
 @dataclass(frozen=True)
@@ -52,8 +56,20 @@ class Axes:
 @dataclass(frozen=True)
 class Override:
     match: dict[str, Any]  # axis -> a value or a list of values; every listed axis must match
-    set: dict[str, Any]  # keys under recipe / params / report, nested or dotted
+    set: dict[str, Any]  # keys under recipe / params / report / resources, nested or dotted
     source: str = ""  # where the setting comes from (paper, config, log)
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What one job needs from the machine. `gpus` > 1 trains it data-parallel, one process per GPU
+    (on a machine without GPUs, that many CPU processes), with `batch_size` the global batch."""
+
+    gpus: int = 1
+
+    def __post_init__(self) -> None:
+        if self.gpus < 1:
+            raise ValueError(f"gpus must be >= 1, got {self.gpus}")
 
 
 @dataclass(frozen=True)
@@ -74,7 +90,9 @@ class SuiteFile:
     overrides: list[Override] = field(default_factory=list)
     include: list[dict[str, Any]] = field(default_factory=list)
     exclude: list[dict[str, Any]] = field(default_factory=list)
+    resources: Resources = field(default_factory=Resources)
     report: Report = field(default_factory=Report)
+    robustness: RobustnessConfig | None = None  # evaluated by `bench run` after training (bench robustness)
 
 
 @dataclass(frozen=True)
@@ -96,6 +114,12 @@ class Suite:
         if not 0 < scale <= 1:
             raise BenchError(f"--scale must be in (0, 1], got {scale}")
         return replace(self, scale=scale)
+
+    @cached_property
+    def jobs(self) -> tuple[Job, ...]:
+        """The jobs (see `expand`), resolved once per Suite: validation, `bench run` and the
+        leaderboard all need them, and a 1,000-job suite takes a quarter second to resolve."""
+        return tuple(resolve_cell(self, cell) for cell in _cells(self))
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -221,13 +245,14 @@ def validate(suite: Suite) -> None:
         _check_cell_keys(ov.match, f"overrides[{i}].match", allowed, plural_seed=False)
         settings = schema.expand_dotted(ov.set)
         for key in settings:
-            if key not in ("recipe", "params", "report"):
+            if key not in OVERRIDE_KEYS:
                 raise ConfigError(
-                    f"unknown key {key!r}{did_you_mean(key, ['recipe', 'params', 'report'])}; valid keys: recipe, params, report",
+                    f"unknown key {key!r}{did_you_mean(key, OVERRIDE_KEYS)}; valid keys: {', '.join(OVERRIDE_KEYS)}",
                     key=f"overrides[{i}].set.{key}",
                 )
         schema.check_partial(Recipe, settings.get("recipe", {}), f"overrides[{i}].set.recipe")
         schema.check_partial(Report, settings.get("report", {}), f"overrides[{i}].set.report")
+        schema.check_partial(Resources, settings.get("resources", {}), f"overrides[{i}].set.resources")
     for i, cell in enumerate(data.include):
         _check_cell_keys(cell, f"include[{i}]", {}, plural_seed=True)
         for axis in ("method", "backbone", "dataset"):
@@ -290,6 +315,7 @@ def resolve_cell(suite: Suite, cell: Cell) -> Job:
     )
     params_data = schema.deep_merge(params_data, item.params)
     report_data = schema.to_plain(data.report)
+    resources_data = schema.to_plain(data.resources)
     where = f"cell {cell.method}/{cell.backbone}/{cell.dataset}/seed {cell.seed}"
     for ov in data.overrides:
         if _matches(ov.match, cell):
@@ -297,13 +323,21 @@ def resolve_cell(suite: Suite, cell: Cell) -> Job:
             recipe_data = schema.deep_merge(recipe_data, settings.get("recipe", {}))
             params_data = schema.deep_merge(params_data, settings.get("params", {}))
             report_data = schema.deep_merge(report_data, settings.get("report", {}))
+            resources_data = schema.deep_merge(resources_data, settings.get("resources", {}))
     full_recipe = schema.build(Recipe, recipe_data, f"recipe ({where})")
     recipe = _scaled(full_recipe, suite.scale)
     dataset.check_recipe(recipe, where)
+    resources = schema.build(Resources, resources_data, f"resources ({where})")
+    if recipe.batch_size % resources.gpus:
+        raise ConfigError(
+            f"batch_size {recipe.batch_size} does not split evenly over {resources.gpus} GPUs; "
+            "batch_size is the global batch, and every GPU must get the same number of images",
+            key=f"resources.gpus ({where})",
+        )
     params = schema.build(method_cls.Params, params_data, f"params of {item.method} ({where})")
     try:
         method_cls.check_compatible(
-            backbone=cell.backbone, dataset=cell.dataset, image_size=recipe.image_size
+            backbone=cell.backbone, dataset=cell.dataset, image_size=recipe.image_size, params=params
         )
     except ValueError as exc:
         raise ConfigError(f"{item.method} cannot run here: {exc}", key=where) from None
@@ -320,9 +354,10 @@ def resolve_cell(suite: Suite, cell: Cell) -> Job:
         scale=suite.scale,
         report=schema.build(Report, report_data, f"report ({where})"),
         budget_epochs=full_recipe.epochs,
+        gpus=resources.gpus,
     )
 
 
 def expand(suite: Suite) -> list[Job]:
     """The suite's jobs in a stable order (dataset, backbone, method, seed). Pure: no I/O."""
-    return [resolve_cell(suite, cell) for cell in _cells(suite)]
+    return list(suite.jobs)

@@ -16,14 +16,12 @@ from typing import Any
 
 import torch
 
-from bench import registry, results, runtime
+from bench import distributed, registry, results, runtime
 from bench.data.base import DatasetSpec
 from bench.data.pipeline import build_loaders
 from bench.errors import BenchError
-from bench.evaluate.clean import top1
 from bench.job import Job
 from bench.methods.base import Method, MethodContext
-from bench.models.backbones import build_backbone
 from bench.optim import build_optimizer, set_learning_rates
 from bench.schema import build
 from bench.settings import Settings
@@ -54,21 +52,30 @@ class _Log:
 
 
 def run_job(
-    job: Job, settings: Settings, *, echo: bool = False, on_epoch: EpochCallback | None = None
+    job: Job,
+    settings: Settings,
+    *,
+    echo: bool = False,
+    on_epoch: EpochCallback | None = None,
+    group: distributed.Group = distributed.SINGLE,
 ) -> dict[str, Any]:
     """Train `job` (resuming if it was interrupted) and write its result; never raises for a job failure.
 
     Returns the result record; `status` is 'ok' or 'error' (with the message). KeyboardInterrupt
-    propagates and leaves the checkpoint in place for the next run.
+    propagates and leaves the checkpoint in place for the next run. In a multi-GPU job every rank
+    calls this; only rank 0 writes to the run folder (see bench/distributed.py).
     """
     run_dir = job.run_dir(settings.runs_root)
     run_dir.mkdir(parents=True, exist_ok=True)
-    results.write_json(run_dir / results.SPEC, job.to_record())
-    log = _Log(run_dir / results.LOG, echo)
+    if group.is_main:
+        results.write_json(run_dir / results.SPEC, job.to_record())
+    log = _Log(
+        run_dir / (results.LOG if group.is_main else distributed.RANK_LOG.format(rank=group.rank)), echo
+    )
     started = time.time()
     record: dict[str, Any] = {"id": job.id, "suite": job.suite, "label": job.method}
     try:
-        record.update(_train(job, settings, run_dir, log, on_epoch))
+        record.update(_train(job, settings, run_dir, log, on_epoch, group))
         record.update(status="ok", error=None)
     except BenchError as exc:
         log(f"error: {exc}")
@@ -81,12 +88,18 @@ def run_job(
     finally:
         log.close()
     record["wall_seconds"] = round(time.time() - started, 3)
-    results.write_json(run_dir / results.RESULT, record)
+    if group.is_main:
+        results.write_json(run_dir / results.RESULT, record)
     return record
 
 
 def _train(
-    job: Job, settings: Settings, run_dir: Path, log: _Log, on_epoch: EpochCallback | None
+    job: Job,
+    settings: Settings,
+    run_dir: Path,
+    log: _Log,
+    on_epoch: EpochCallback | None,
+    group: distributed.Group,
 ) -> dict[str, Any]:
     recipe = job.recipe
     rt = runtime.resolve(settings.run)
@@ -94,8 +107,14 @@ def _train(
     torch.manual_seed(job.seed)  # model initialisation and any global-RNG layer (drop-path)
     data_gen = torch.Generator().manual_seed(job.seed)
     method_gen = torch.Generator().manual_seed(job.seed + METHOD_SEED_OFFSET)
-    train_loader, test_loader, sizes = build_loaders(dataset, recipe, settings.data_root, rt, data_gen)
+    train_loader, test_loader, sizes = build_loaders(dataset, recipe, settings, rt, data_gen)
     steps_per_epoch = len(train_loader)
+    # With several GPUs every rank takes its share of each global batch (steps stay global).
+    train_loader, test_loader = distributed.shard(train_loader, group), distributed.shard(test_loader, group)
+
+    # timm (2 s to import) only when a job trains: `bench run` on a finished suite, `leaderboard`
+    # and `status` import this module and train nothing.
+    from bench.models.backbones import build_backbone
 
     model = build_backbone(
         job.backbone,
@@ -124,10 +143,15 @@ def _train(
     optimizer = build_optimizer(model, recipe, method.param_groups())
     trainable = [p for group in optimizer.param_groups for p in group["params"]]
 
-    history, start_epoch = _resume(run_dir, job, model, method, optimizer, data_gen, method_gen, log)
+    history, start_epoch = _resume(
+        run_dir, job, model, method, optimizer, data_gen, method_gen, log, owner=group.is_main
+    )
+    train_step = distributed.wrap(model, method, group, rt)  # DDP broadcasts rank 0's state here
+    group.check_in_sync(train_step, start_epoch, when="when resuming")
     log(
         f"{job.method} / {job.backbone} / {job.dataset} / seed {job.seed}: {sizes['train']} train, "
         f"{sizes['test']} test images, {steps_per_epoch} steps per epoch, {rt.describe()}"
+        + (f", rank {group.rank} of {group.world_size} ({group.backend})" if group.active else "")
         + (f", resuming after epoch {start_epoch}" if start_epoch else "")
     )
 
@@ -141,7 +165,7 @@ def _train(
             step = epoch * steps_per_epoch + i
             lr = set_learning_rates(optimizer, recipe, step, steps_per_epoch)
             with rt.autocast():
-                loss, logs = method.loss(model, images, labels)
+                loss, logs = train_step(images, labels)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if recipe.grad_clip:
@@ -153,11 +177,13 @@ def _train(
                 log_sums[key] = (
                     log_sums.get(key, 0.0) + torch.as_tensor(value, device=rt.device).detach().float()
                 )
-            if (i + 1) % rt.sync_every == 0 and not torch.isfinite(loss_sum):
+            if (i + 1) % rt.sync_every == 0 and not group.all_finite(loss_sum):
                 raise NonFiniteLoss(
                     f"loss became {loss_sum.item()} in epoch {epoch + 1} by step {i + 1} (lr {lr:.4g}); "
                     "lower the learning rate, or use precision = 'fp32' if bf16 overflowed"
                 )
+        loss_sum = group.mean(loss_sum)
+        log_sums = {key: group.mean(value) for key, value in log_sums.items()}
         if not torch.isfinite(loss_sum):
             raise NonFiniteLoss(f"loss became {loss_sum.item()} in epoch {epoch + 1} (lr {lr:.4g})")
         train_seconds = time.time() - tic
@@ -169,13 +195,17 @@ def _train(
             "train_seconds": round(train_seconds, 3),
         }
         if (epoch + 1) % recipe.eval_every == 0 or epoch + 1 == recipe.epochs:
+            group.copy_buffers_from_main(train_step)
             row["test_top1"] = {
-                name: top1(net, test_loader, rt) for name, net in method.eval_models(model).items()
+                name: distributed.top1(net, test_loader, rt, group)
+                for name, net in method.eval_models(model).items()
             }
         row["seconds"] = round(time.time() - tic, 3)
         history.append(row)
-        results.write_jsonl(run_dir / results.METRICS, history)
-        _save_checkpoint(run_dir, job, epoch + 1, history, model, method, optimizer, data_gen, method_gen)
+        group.check_in_sync(train_step, epoch + 1, when=f"after epoch {epoch + 1}")
+        if group.is_main:
+            results.write_jsonl(run_dir / results.METRICS, history)
+            _save_checkpoint(run_dir, job, epoch + 1, history, model, method, optimizer, data_gen, method_gen)
         accuracy = " ".join(f"{k}={v:.2f}" for k, v in row.get("test_top1", {}).items())
         log(
             f"epoch {epoch + 1}/{recipe.epochs} loss {row['train_loss']:.4f} lr {lr:.4g} top1 {accuracy} ({row['seconds']:.1f}s)"
@@ -245,12 +275,14 @@ def _save_checkpoint(
 
 
 def _resume(
-    run_dir: Path, job: Job, model, method, optimizer, data_gen, method_gen, log: _Log
+    run_dir: Path, job: Job, model, method, optimizer, data_gen, method_gen, log: _Log, owner: bool = True
 ) -> tuple[list, int]:
-    """Restore the last checkpoint if there is a usable one; returns (history, completed epochs)."""
+    """Restore the last checkpoint if there is a usable one; returns (history, completed epochs).
+    Only the `owner` (rank 0) deletes or rewrites files; the other ranks just read."""
     path = run_dir / results.CHECKPOINT
     if not path.exists():
-        (run_dir / results.METRICS).unlink(missing_ok=True)
+        if owner:
+            (run_dir / results.METRICS).unlink(missing_ok=True)
         return [], 0
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -260,8 +292,9 @@ def _resume(
         log(
             f"warning: checkpoint {path} is unusable ({type(exc).__name__}: {exc}); restarting this job from scratch"
         )
-        path.unlink(missing_ok=True)
-        (run_dir / results.METRICS).unlink(missing_ok=True)
+        if owner:
+            path.unlink(missing_ok=True)
+            (run_dir / results.METRICS).unlink(missing_ok=True)
         return [], 0
     model.load_state_dict(state["model"])
     method.load_state_dict(state["method"])
@@ -272,5 +305,6 @@ def _resume(
     if state["rng"]["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["rng"]["cuda"])
     history = list(state["history"])
-    results.write_jsonl(run_dir / results.METRICS, history)
+    if owner:
+        results.write_jsonl(run_dir / results.METRICS, history)
     return history, int(state["epoch"])

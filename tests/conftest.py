@@ -39,6 +39,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             [run]
             executor = "inline"
             cpu_workers = 2
+            threads_per_job = 1
             """
         )
     )
@@ -58,3 +59,20 @@ def write_suite(project: Path, text: str, name: str = "suite.yaml") -> Path:
     path = project / "suites" / name
     path.write_text(textwrap.dedent(text))
     return path
+
+
+@pytest.fixture(scope="session")
+def releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data root holding a tiny copy of every release in its real format (read-only by convention:
+    tests that damage a release copy it first, see `copy_release`)."""
+    from tests.fixtures.releases import write_all
+
+    return write_all(tmp_path_factory.mktemp("releases"))
+
+
+def copy_release(releases: Path, folder: str, dest: Path) -> Path:
+    """A private copy of one release folder, for a test to damage."""
+    import shutil
+
+    shutil.copytree(releases / folder, dest / folder)
+    return dest / folder

@@ -187,10 +187,18 @@ def test_killed_run_resumes_with_nothing_lost(project: Path) -> None:
     assert checkpoints, "no checkpoint appeared within a minute"
     interrupted = checkpoints[0].parent
     assert results.read_result(interrupted) is None
-    done = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert "resuming after epoch" in (interrupted / results.LOG).read_text()
     for run_dir in run_dirs(project):
         record = results.read_result(run_dir)
         assert record["status"] == "ok" and record["epochs_completed"] == 6
         assert [r["epoch"] for r in results.read_jsonl(run_dir / results.METRICS)] == list(range(1, 7))
+
+
+@pytest.mark.parametrize("scale", ["0", "-0.5", "1.5"])
+def test_a_scale_outside_0_to_1_is_refused_not_ignored(
+    project: Path, capsys: pytest.CaptureFixture, scale: str
+) -> None:
+    assert bench("plan", "suites/tiny.yaml", "--scale", scale) == 2
+    assert "--scale must be in (0, 1]" in capsys.readouterr().err

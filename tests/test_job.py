@@ -30,6 +30,8 @@ def test_id_is_stable_and_sensitive_to_what_matters() -> None:
     assert _job(params={"alpha": 2.0}).id != job.id
     assert _job(recipe=dataclasses.replace(job.recipe, epochs=4)).id != job.id
     assert _job(method_version=2).id != job.id  # a method change invalidates old results
+    assert _job(gpus=2).id != job.id  # BatchNorm sees batch_size / gpus images per process
+    assert "gpus" not in job.spec()  # one-GPU jobs keep the ids they had before multi-GPU jobs existed
 
 
 def test_id_ignores_labels_suite_and_report() -> None:
@@ -40,9 +42,9 @@ def test_id_ignores_labels_suite_and_report() -> None:
 
 
 def test_record_round_trip_and_run_dir(tmp_path) -> None:
-    job = _job(budget_epochs=30)
-    again = Job.from_record(job.to_record())
-    assert again == job and again.id == job.id
+    for job in (_job(budget_epochs=30), _job(budget_epochs=3, gpus=4)):
+        again = Job.from_record(job.to_record())
+        assert again == job and again.id == job.id
     assert (
         job.run_dir(tmp_path) == tmp_path / "s" / "synthetic" / "tiny_resnet" / "mixup" / f"s0-{job.id[:8]}"
     )

@@ -168,3 +168,32 @@ def test_yaml_is_loaded_safely(project: Path) -> None:
 def test_repository_suites_validate() -> None:
     for path in sorted(Path(__file__).parent.parent.joinpath("suites").glob("*.yaml")):
         assert suite_mod.expand(suite_mod.load(path)), path
+
+
+def test_resources_gpus_set_by_overrides_and_validated(project: Path) -> None:
+    text = (
+        BASE
+        + """
+resources: {gpus: 1}
+overrides:
+  - match: {backbone: resnet18}
+    set: {resources.gpus: 4}
+"""
+    )
+    jobs = suite_mod.expand(suite_mod.load(write_suite(project, text)))
+    assert {j.backbone: j.gpus for j in jobs} == {"tiny_resnet": 1, "resnet18": 4}
+    one_gpu = suite_mod.expand(suite_mod.load(write_suite(project, BASE)))
+    assert [j.id for j in jobs if j.gpus == 1] == [j.id for j in one_gpu if j.backbone == "tiny_resnet"]
+    for patch, key, words in [
+        ("resources: {gpus: 0}\n", "resources", ["gpus must be >= 1"]),
+        ("resources: {gpu: 2}\n", "resources.gpu", ["did you mean 'gpus'"]),
+        ("resources: {gpus: 3}\n", "resources.gpus", ["batch_size 32 does not split evenly over 3 GPUs"]),
+        (
+            "overrides:\n  - {match: {method: mixup}, set: {resource.gpus: 2}}\n",
+            "overrides[0].set.resource",
+            ["did you mean 'resources'"],
+        ),
+    ]:
+        with pytest.raises(ConfigError) as info:
+            suite_mod.load(write_suite(project, BASE + patch))
+        assert key in str(info.value) and all(word in str(info.value) for word in words), str(info.value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 
 from rich.console import Console
 
@@ -25,16 +26,21 @@ def load_settings(args: argparse.Namespace):
     from bench import settings as settings_mod
 
     s = settings_mod.load(args.config)
-    return s.with_overrides(
+    s = s.with_overrides(
         data_root=getattr(args, "data_root", None),
         device=getattr(args, "device", None),
         precision=getattr(args, "precision", None),
         cpu_workers=getattr(args, "workers", None),
+        executor=getattr(args, "executor", None),
     )
+    if getattr(args, "wait", None):  # bench run --wait (the slurm executor)
+        s = replace(s, slurm=replace(s.slurm, wait=True))
+    return s
 
 
 def load_suite(args: argparse.Namespace):
     from bench import suite as suite_mod
 
     s = suite_mod.load(args.suite)
-    return s.with_scale(args.scale) if getattr(args, "scale", None) else s
+    scale = getattr(args, "scale", None)
+    return s.with_scale(scale) if scale is not None else s

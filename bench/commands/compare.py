@@ -28,7 +28,8 @@ def run(args: argparse.Namespace) -> int:
         raise BenchError(f"--tolerance must be >= 0, got {args.tolerance}")
     suite, settings = load_suite(args), load_settings(args)
     compared, skipped = compare(collect(suite, settings), args.tolerance)
-    table = Table(title=f"{suite.name}: measured vs published (tolerance {args.tolerance:g} points)")
+    scale = f" at reduced scale ×{suite.scale:g}" if suite.scale < 1 else ""
+    table = Table(title=f"{suite.name}{scale}: measured vs published (tolerance {args.tolerance:g} points)")
     for column in ("method", "dataset", "backbone", "epochs", "ours", "n", "published", "Δ", "verdict"):
         table.add_column(column)
     for c in compared:

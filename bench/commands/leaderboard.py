@@ -1,4 +1,4 @@
-"""`bench leaderboard SUITE`: reports/<suite>.md and .csv from the run records."""
+"""`bench leaderboard SUITE`: reports/<suite>.md, .csv and figures from the run records."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from bench.commands.common import add_suite_arguments, load_settings, load_suite
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    cmd = sub.add_parser("leaderboard", help="write reports/<suite>.md and .csv from the run records")
+    cmd = sub.add_parser(
+        "leaderboard", help="write reports/<suite>.md, .csv and figures (.png) from the run records"
+    )
     add_suite_arguments(cmd)
     cmd.set_defaults(func=run)
 
@@ -16,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from bench.runner import write_leaderboard
 
-    md, csv_path = write_leaderboard(load_suite(args), load_settings(args))
+    md, csv_path, figures = write_leaderboard(load_suite(args), load_settings(args))
     out.print(md.read_text(), markup=False)
-    out.print(f"written: {md} and {csv_path}", markup=False)
+    out.print(f"written: {md}, {csv_path}, " + ", ".join(map(str, figures)), markup=False)
     return 0

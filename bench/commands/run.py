@@ -14,10 +14,18 @@ from bench.commands.common import add_suite_arguments, err, load_settings, load_
 def register(sub: argparse._SubParsersAction) -> None:
     cmd = sub.add_parser("run", help="train every unfinished job of a suite, then write its leaderboard")
     add_suite_arguments(cmd)
-    cmd.add_argument("--executor", choices=["inline", "local"], help="override bench.toml's executor")
+    cmd.add_argument(
+        "--executor", choices=["inline", "local", "slurm"], help="override bench.toml's executor"
+    )
     cmd.add_argument("--device", choices=["auto", "cpu", "cuda"])
     cmd.add_argument("--precision", choices=["auto", "fp32", "bf16"])
     cmd.add_argument("--workers", type=int, help="local executor: CPU worker processes")
+    cmd.add_argument(
+        "--wait",
+        action="store_true",
+        default=None,
+        help="slurm executor: wait for the array to finish, then write the leaderboard (default: submit and return)",
+    )
     cmd.set_defaults(func=run)
 
 
@@ -71,6 +79,17 @@ class Progress:
         self.console.print(f"\\[{self.done}/{self.total}] {escape(name)}: {status} ({wall:.1f} s)")
         self._describe()
 
+    def skipped(self, job: Any, reason: str) -> None:
+        self.done += 1
+        name = self.running.pop(job.id, None) or f"{job.method}/{job.backbone}/{job.dataset}/s{job.seed}"
+        self.console.print(
+            f"\\[{self.done}/{self.total}] {escape(name)}: [yellow]skipped[/], {escape(reason)}"
+        )
+        self._describe()
+
+    def info(self, message: str) -> None:
+        self.console.print(message)
+
     def _describe(self) -> None:
         self.progress.update(self.task, description=f"{len(self.running)} running")
 
@@ -81,19 +100,47 @@ def run(args: argparse.Namespace) -> int:
 
     suite, settings = load_suite(args), load_settings(args)
     jobs = expand(suite)
+    scale = (
+        f" at reduced scale ×{suite.scale:g} (never comparable with published numbers)"
+        if suite.scale < 1
+        else ""
+    )
     out.print(
-        f"suite [bold]{escape(suite.name)}[/] ({escape(suite.path)}): {len(jobs)} jobs, "
+        f"suite [bold]{escape(suite.name)}[/] ({escape(suite.path)}): {len(jobs)} jobs{scale}, "
         f"executor {args.executor or settings.run.executor}, runs in {escape(str(settings.runs_root))}"
     )
     _, pending = split_finished(jobs, settings)
     with Progress(pending, out) as progress:
-        summary = run_suite(suite, settings, progress, executor=args.executor)
+        summary = run_suite(suite, settings, progress, executor=args.executor, jobs=jobs)
+    if summary.submitted:
+        out.print(
+            f"{len(summary.skipped)} already finished, {len(summary.submitted)} submitted. "
+            f"`bench status {escape(suite.path)}` shows every job's state; once they have run, "
+            f"`bench leaderboard {escape(suite.path)}` writes the tables"
+        )
+        return 0
+    elsewhere = f", {len(summary.elsewhere)} left to another process" if summary.elsewhere else ""
     out.print(
         f"{len(summary.skipped)} already finished, {len(summary.records)} run in {summary.seconds:.1f} s, "
-        f"{len(summary.failed)} failed"
+        f"{len(summary.failed)} failed{elsewhere}"
     )
-    md, csv_path = write_leaderboard(suite, settings)
-    out.print(f"leaderboard: {escape(str(md))} and {escape(str(csv_path))}")
+    md, csv_path, figures = write_leaderboard(suite, settings)
+    out.print(f"leaderboard: {escape(str(md))}, {escape(str(csv_path))} and {len(figures)} figures")
     for record in summary.failed:
         err.print(f"[red]failed[/] {escape(str(record.get('label')))}: {escape(str(record.get('error')))}")
-    return 1 if summary.failed else 0
+    robustness_failed = _robustness(suite, settings, jobs)
+    return 1 if summary.failed or robustness_failed else 0
+
+
+def _robustness(suite: Any, settings: Any, jobs: list[Any]) -> bool:
+    """The suite's robustness section, on the jobs that finished; True if an evaluation failed."""
+    config = suite.data.robustness
+    if config is None or not config.evaluators:
+        return False
+    from bench.commands.robustness import evaluate_and_report
+    from bench.runner import split_finished
+
+    finished, _ = split_finished(jobs, settings)
+    name = f"{suite.name}-robustness" + (f"-scale{suite.scale:g}" if suite.scale < 1 else "")
+    entries = [(job, job.run_dir(settings.runs_root)) for job in finished]
+    return bool(evaluate_and_report(entries, config, settings, name=name, origin=suite.path))

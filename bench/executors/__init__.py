@@ -1,25 +1,34 @@
-"""Executors run a list of jobs and report events; each one behind the same `run` function.
+"""Executors run a list of jobs and report events; each one is a module with the same two functions.
 
+* `check(jobs, settings)`: raise BenchError, before anything starts, if a job cannot run there
+  (more GPUs than a node has);
+* `run(jobs, settings, events) -> records`: run them (or submit them) and return the records of
+  the jobs that finished.
+
+Executors:
 * `inline`: one job after another in this process (debuggable with pdb).
-* `local`: one worker process per job, as many at once as there are slots (GPUs, or CPU workers).
+* `local`: one worker process per job, packed onto the visible GPUs (or CPU slots).
+* `slurm`: one Slurm job array per `bench run` through submitit, one task per job.
+
+All three run a job the same way (bench/executors/worker.py): under the job folder's lock, so
+that two `bench run` processes, on any executors, never run the same job at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from types import ModuleType
 
 from bench.errors import BenchError, unknown_name
 
 EXECUTORS = {
-    "inline": "bench.executors.inline:run",
-    "local": "bench.executors.local:run",
+    "inline": "bench.executors.inline",
+    "local": "bench.executors.local",
+    "slurm": "bench.executors.slurm",
 }
 
 
-def get(name: str) -> Callable:
-    import importlib
-
+def get(name: str) -> ModuleType:
     if name not in EXECUTORS:
         raise BenchError(unknown_name("executor", name, EXECUTORS))
-    module, _, attr = EXECUTORS[name].partition(":")
-    return getattr(importlib.import_module(module), attr)
+    return importlib.import_module(EXECUTORS[name])

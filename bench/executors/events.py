@@ -14,6 +14,12 @@ class Events(Protocol):
 
     def finished(self, job: Job, record: dict[str, Any]) -> None: ...
 
+    def skipped(self, job: Job, reason: str) -> None:
+        """The job was not run here: another process is running it, or has just finished it."""
+
+    def info(self, message: str) -> None:
+        """Something the user should read (where a cluster array was submitted, how to watch it)."""
+
 
 class Silent:
     """Events that go nowhere (tests, library use)."""
@@ -25,4 +31,10 @@ class Silent:
         pass
 
     def finished(self, job: Job, record: dict[str, Any]) -> None:
+        pass
+
+    def skipped(self, job: Job, reason: str) -> None:
+        pass
+
+    def info(self, message: str) -> None:
         pass

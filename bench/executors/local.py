@@ -1,56 +1,113 @@
-"""One worker process per job on this machine, as many at once as there are slots.
+"""One worker process per job on this machine, packed onto the visible GPUs by their GPU count.
 
-Slots are the visible GPUs (times `jobs_per_gpu`), each worker seeing only its GPU through
-CUDA_VISIBLE_DEVICES; without a GPU, `cpu_workers` slots that share the cores. A worker that
-dies without writing its result (killed, out of memory) gets an error record built from its
-exit code and the end of its log, and the other jobs go on.
+The machine's capacity is its visible GPUs, each shared by up to `jobs_per_gpu` one-GPU jobs, or,
+without a GPU, `cpu_workers` slots that share the cores. A job asking for k GPUs
+(`resources.gpus`) needs k whole GPUs (k CPU slots without a GPU) and sees only those through
+CUDA_VISIBLE_DEVICES; one-GPU jobs fill partly used GPUs first, which keeps whole GPUs free for
+multi-GPU jobs. Jobs are started largest first, and whenever capacity frees up every waiting job
+that fits starts at once: a worker's exit wakes the scheduler immediately (no polling delay),
+so the scheduler adds no idle time between jobs.
+
+Each worker is `python -m bench _worker RUN_DIR` (bench/executors/worker.py), which takes the
+job's lock. A worker that dies without writing its result (killed, out of memory) gets an error
+record built from its exit status and the end of its log, and the other jobs go on.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import queue
 import subprocess
 import sys
+import threading
 import time
-from collections import deque
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
-import bench
-from bench import results, schema
+from bench import locks, results, schema
+from bench.errors import BenchError
+from bench.executors import worker
 from bench.executors.events import Events
+from bench.executors.launch import bench_pythonpath, stop
 from bench.job import Job
 from bench.settings import Settings
 
-POLL_SECONDS = 0.2
+POLL_SECONDS = 0.5  # how often running jobs' progress (finished epochs) is reported
 WORKER_LOG = "worker.log"
 
 
 @dataclass
-class _Running:
-    job: Job
-    process: subprocess.Popen
-    slot: int
-    started: float
-    epochs_seen: int = 0
+class Placement:
+    gpus: list[str]  # the GPU ids the job sees ([] on a CPU-only machine)
+    cpu_slots: int
+    env: dict[str, str]
 
 
-def slots(settings: Settings) -> list[dict[str, str]]:
-    """The environment of each slot: one per GPU (times jobs_per_gpu), else cpu_workers."""
-    gpus = _visible_gpus()
-    if gpus and settings.run.device != "cpu":
-        return [{"CUDA_VISIBLE_DEVICES": g} for g in gpus for _ in range(settings.run.jobs_per_gpu)]
-    workers = settings.run.cpu_workers
-    threads = settings.run.threads_per_job or max(1, (os.cpu_count() or 1) // workers)
-    return [{"CUDA_VISIBLE_DEVICES": "", "BENCH_THREADS": str(threads)} for _ in range(workers)]
+@dataclass
+class Pool:
+    """What is free on this machine: shares of each visible GPU, or CPU worker slots."""
+
+    gpus: list[str]
+    jobs_per_gpu: int
+    cpu_slots: int
+    threads: int  # torch threads per process; 0: torch's default
+    free_shares: dict[str, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.free_shares = dict.fromkeys(self.gpus, self.jobs_per_gpu)
+
+    @classmethod
+    def of_machine(cls, settings: Settings) -> Pool:
+        run = settings.run
+        gpus = _visible_gpus() if run.device != "cpu" else []
+        if gpus:
+            return cls(gpus, run.jobs_per_gpu, 0, run.threads_per_job)
+        threads = run.threads_per_job or max(1, (os.cpu_count() or 1) // run.cpu_workers)
+        return cls([], 1, run.cpu_workers, threads)
+
+    def capacity(self) -> tuple[int, str]:
+        """The most GPUs (or CPU processes) one job can get here, and what they are."""
+        if self.gpus:
+            return len(self.gpus), f"GPUs are visible (CUDA_VISIBLE_DEVICES={','.join(self.gpus)})"
+        return self.cpu_slots, "CPU worker slots exist (cpu_workers in bench.toml, or --workers)"
+
+    def take(self, n: int) -> Placement | None:
+        if not self.gpus:
+            if self.cpu_slots < n:
+                return None
+            self.cpu_slots -= n
+            env = {"CUDA_VISIBLE_DEVICES": "", "BENCH_THREADS": str(self.threads)}
+            return Placement([], n, env)
+        if n == 1:
+            partly_free = [g for g in self.gpus if self.free_shares[g] > 0]
+            if not partly_free:
+                return None
+            chosen = [min(partly_free, key=lambda g: self.free_shares[g])]  # pack: fullest first
+            self.free_shares[chosen[0]] -= 1
+        else:
+            whole = [g for g in self.gpus if self.free_shares[g] == self.jobs_per_gpu]
+            if len(whole) < n:
+                return None
+            chosen = whole[:n]
+            for g in chosen:
+                self.free_shares[g] = 0
+        env = {"CUDA_VISIBLE_DEVICES": ",".join(chosen)}
+        if self.threads:
+            env["BENCH_THREADS"] = str(self.threads)
+        return Placement(chosen, 0, env)
+
+    def give_back(self, placement: Placement) -> None:
+        self.cpu_slots += placement.cpu_slots
+        share = 1 if len(placement.gpus) == 1 else self.jobs_per_gpu
+        for g in placement.gpus:
+            self.free_shares[g] += share
 
 
 def _visible_gpus() -> list[str]:
     declared = os.environ.get("CUDA_VISIBLE_DEVICES")
     if declared is not None:
-        return [g for g in declared.split(",") if g.strip() and g.strip() != "-1"]
+        return [g.strip() for g in declared.split(",") if g.strip() and g.strip() != "-1"]
     try:
         import torch
 
@@ -59,49 +116,85 @@ def _visible_gpus() -> list[str]:
         return []
 
 
+def check(jobs: list[Job], settings: Settings) -> None:
+    """Every job fits on this machine; otherwise one error with the numbers, before anything starts."""
+    capacity, what = Pool.of_machine(settings).capacity()
+    too_big = [j for j in jobs if j.gpus > capacity]
+    if too_big:
+        shown = "; ".join(
+            f"{j.method}/{j.backbone}/{j.dataset}/s{j.seed} asks for {j.gpus}" for j in too_big[:5]
+        )
+        more = f" and {len(too_big) - 5} more" if len(too_big) > 5 else ""
+        raise BenchError(
+            f"{len(too_big)} job(s) ask for more GPUs than this machine can give one job: {shown}{more}; "
+            f"only {capacity} {what}. Lower resources.gpus in the suite, or run it where a node has more."
+        )
+
+
+@dataclass
+class _Running:
+    job: Job
+    process: subprocess.Popen
+    placement: Placement
+    started: float
+    epochs_seen: int = 0
+
+
 def run(jobs: list[Job], settings: Settings, events: Events) -> list[dict[str, Any]]:
-    slot_envs = slots(settings)
-    queue = deque(jobs)
-    free = list(range(len(slot_envs)))
-    running: list[_Running] = []
+    check(jobs, settings)  # a job that can never fit would otherwise wait forever
+    pool = Pool.of_machine(settings)
+    waiting = sorted(jobs, key=lambda j: -j.gpus)  # largest first; stable within a size
+    running: dict[int, _Running] = {}
+    exits: queue.Queue[int] = queue.Queue()
     records: dict[str, dict[str, Any]] = {}
     settings_json = json.dumps(schema.to_plain(settings))
     try:
-        while queue or running:
-            while queue and free:
-                job = queue.popleft()
-                slot = free.pop(0)
-                running.append(
-                    _Running(job, _start(job, settings, settings_json, slot_envs[slot]), slot, time.time())
-                )
-                events.started(job)
-            time.sleep(POLL_SECONDS)
-            for item in list(running):
-                _report_epochs(item, settings, events)
-                if item.process.poll() is None:
+        while waiting or running:
+            for job in list(waiting):
+                placement = pool.take(job.gpus)
+                if placement is None:
                     continue
-                running.remove(item)
-                free.append(item.slot)
-                record = _collect(item, settings)
-                records[item.job.id] = record
-                events.finished(item.job, record)
+                waiting.remove(job)
+                holder = locks.probe(job.run_dir(settings.runs_root))
+                if holder is not None:  # a cheap pre-check; the worker's own lock is the guarantee
+                    pool.give_back(placement)
+                    events.skipped(job, f"running in another process ({holder.describe()})")
+                    continue
+                process = _start(job, settings, settings_json, placement.env)
+                running[process.pid] = _Running(job, process, placement, time.time())
+                threading.Thread(target=_report_exit, args=(process, exits), daemon=True).start()
+                events.started(job)
+            try:
+                finished = [exits.get(timeout=POLL_SECONDS)]
+                while not exits.empty():
+                    finished.append(exits.get_nowait())
+            except queue.Empty:
+                finished = []
+            for item in running.values():
+                _report_epochs(item, settings, events)
+            for pid in finished:
+                item = running.pop(pid)
+                pool.give_back(item.placement)
+                _report_epochs(item, settings, events)
+                record = _collect(item, settings, events)
+                if record is not None:
+                    records[item.job.id] = record
+                    events.finished(item.job, record)
     finally:
-        for item in running:  # interrupted: stop workers; their checkpoints let the next run resume
-            item.process.terminate()
-        for item in running:
-            item.process.wait()
+        stop([item.process for item in running.values()])  # interrupted: checkpoints let the next run resume
     return [records[j.id] for j in jobs if j.id in records]
+
+
+def _report_exit(process: subprocess.Popen, exits: queue.Queue) -> None:
+    process.wait()
+    exits.put(process.pid)
 
 
 def _start(job: Job, settings: Settings, settings_json: str, slot_env: dict[str, str]) -> subprocess.Popen:
     run_dir = job.run_dir(settings.runs_root)
     run_dir.mkdir(parents=True, exist_ok=True)
-    results.write_json(run_dir / results.SPEC, job.to_record())
-    (run_dir / results.RESULT).unlink(missing_ok=True)  # any result after exit is this worker's
-    # Workers import the same `bench` as this process, installed or not.
-    package_root = str(Path(bench.__file__).resolve().parent.parent)
-    pythonpath = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH", "")) if p)
-    env = {**os.environ, **slot_env, "BENCH_SETTINGS_JSON": settings_json, "PYTHONPATH": pythonpath}
+    results.write_json(run_dir / results.SPEC, job.to_record())  # what the worker reads
+    env = {**os.environ, **slot_env, "BENCH_SETTINGS_JSON": settings_json, "PYTHONPATH": bench_pythonpath()}
     log = (run_dir / WORKER_LOG).open("ab")
     try:
         return subprocess.Popen(
@@ -118,7 +211,8 @@ def _start(job: Job, settings: Settings, settings_json: str, slot_env: dict[str,
 def _report_epochs(item: _Running, settings: Settings, events: Events) -> None:
     metrics = item.job.run_dir(settings.runs_root) / results.METRICS
     try:
-        epochs = sum(1 for _ in metrics.open())
+        with metrics.open() as f:
+            epochs = sum(1 for _ in f)
     except FileNotFoundError:
         return
     while item.epochs_seen < epochs:
@@ -126,41 +220,21 @@ def _report_epochs(item: _Running, settings: Settings, events: Events) -> None:
         events.epoch(item.job, item.epochs_seen)
 
 
-def _collect(item: _Running, settings: Settings) -> dict[str, Any]:
+def _collect(item: _Running, settings: Settings, events: Events) -> dict[str, Any] | None:
+    """The job's record after its worker exited, or None if it did not run here."""
+    code = item.process.returncode
     run_dir = item.job.run_dir(settings.runs_root)
+    if code == worker.BUSY:
+        events.skipped(item.job, "running in another process")
+        return None
+    if code == worker.DONE_ELSEWHERE:
+        events.skipped(item.job, "finished by another process")
+        return None
     record = results.read_result(run_dir)
-    if record and record.get("id") == item.job.id:
+    if code in (worker.OK, worker.FAILED) and record and record.get("id") == item.job.id:
         return record
-    tail = _tail(run_dir / WORKER_LOG)
-    record = {
-        "id": item.job.id,
-        "suite": item.job.suite,
-        "label": item.job.method,
-        "status": "error",
-        "error": f"worker exited with code {item.process.returncode} before writing its result; last log lines:\n{tail}",
-        "wall_seconds": round(time.time() - item.started, 3),
-    }
-    results.write_json(run_dir / results.RESULT, record)
+    record = worker.failure_record(
+        item.job, run_dir, f"its worker {worker.exit_description(code)}", item.started, run_dir / WORKER_LOG
+    )
+    worker.record_if_free(item.job, run_dir, record)
     return record
-
-
-def _tail(path: Path, lines: int = 15) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except FileNotFoundError:
-        return "(no log)"
-
-
-def worker_main(run_dir: str) -> int:
-    """Entry point of a worker process: `python -m bench _worker RUN_DIR`."""
-    from bench.train import run_job
-
-    threads = os.environ.get("BENCH_THREADS")
-    if threads:
-        import torch
-
-        torch.set_num_threads(int(threads))
-    settings = schema.build(Settings, json.loads(os.environ["BENCH_SETTINGS_JSON"]))
-    job = Job.from_record(results.read_json(Path(run_dir) / results.SPEC))
-    record = run_job(job, settings, echo=True)
-    return 0 if record["status"] == "ok" else 1

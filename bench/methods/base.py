@@ -18,11 +18,15 @@ State that must survive a resume (iteration counters, momentum schedules) lives 
 submodules, so the checkpoint's `method` state dict restores it exactly.
 
 Sample-level mixers (MixUp, CutMix, ...) only implement `sample` (draw lambda, partners, masks)
-and inherit `InputMix`, which applies the sample and computes the loss.
+and inherit `InputMix`, which applies the sample and computes the loss. Mixers whose mask depends
+on the model (PuzzleMix's input-gradient saliency) inherit `GuidedMix` and implement
+`sample(model, images, labels)` instead.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -45,8 +49,16 @@ class MethodContext:
     steps_per_epoch: int
     total_steps: int
     backbone: str = ""
-    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)  # the input normalisation, for pixel-space bounds
+    # How the loader normalised the images: pixels in [0, 1] are `images * std + mean` (per channel).
+    # Methods that look at pixel values (SaliencyMix's saliency, PuzzleMix's smoothness term) need it.
+    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
     std: tuple[float, float, float] = (1.0, 1.0, 1.0)
+
+    def to_pixels(self, images: torch.Tensor) -> torch.Tensor:
+        """Normalised images back to pixel values in [0, 1] (before any clipping)."""
+        mean = torch.tensor(self.mean, device=images.device, dtype=images.dtype).view(1, -1, 1, 1)
+        std = torch.tensor(self.std, device=images.device, dtype=images.dtype).view(1, -1, 1, 1)
+        return images * std + mean
 
 
 @dataclass(frozen=True)
@@ -63,6 +75,7 @@ class Method(nn.Module):
     Params: ClassVar[type] = NoParams
     networks: ClassVar[tuple[str, ...]] = ("online",)  # names returned by eval_models
     primary_network: ClassVar[str] = "online"  # the network a leaderboard reports by default
+    _fixed_partners: torch.Tensor | None = None  # set only inside `fixed_partners`
 
     def __init__(self, params: Any, ctx: MethodContext) -> None:
         super().__init__()
@@ -70,8 +83,10 @@ class Method(nn.Module):
         self.ctx = ctx
 
     @classmethod
-    def check_compatible(cls, *, backbone: str, dataset: str, image_size: int) -> None:
-        """Raise ValueError if this method cannot run with this backbone or dataset."""
+    def check_compatible(cls, *, backbone: str, dataset: str, image_size: int, params: Any = None) -> None:
+        """Raise ValueError if this method (with these params) cannot run with this backbone,
+        dataset or image size, or if an optional dependency it needs is missing (say how to
+        install it). Called for every cell when a suite is validated, before any job starts."""
 
     def setup(self, model: nn.Module) -> None:
         """Called once with the classifier before training starts."""
@@ -100,15 +115,33 @@ class Method(nn.Module):
     def targets(self, labels: torch.Tensor) -> torch.Tensor:
         return one_hot(labels, self.ctx.num_classes, self.ctx.label_smoothing)
 
+    def permutation(self, images: torch.Tensor) -> torch.Tensor:
+        """The partners of a batch: sample i is mixed with sample perm[i]."""
+        if self._fixed_partners is not None:
+            return self._fixed_partners.to(images.device)
+        return sampling.permutation(images.shape[0], self.ctx.generator, images.device)
+
+    @contextlib.contextmanager
+    def fixed_partners(self, perm: torch.Tensor) -> Iterator[None]:
+        """Within this block `permutation` returns `perm`: `bench visualize` mixes the same pairs
+        with every method. Everything else (lambda, boxes, masks) is still drawn as in training."""
+        self._fixed_partners = perm
+        try:
+            yield
+        finally:
+            self._fixed_partners = None
+
 
 @dataclass
 class Preview:
     """Mixed images (normalised like the input), and for each one the batch indices of the images
-    it was mixed from (B, N) with their label weights (B, N), which sum to 1 per row."""
+    it was mixed from (B, N) with their label weights (B, N), which sum to 1 per row. `note` says
+    what the images show when they are not the network's input (ManifoldMix mixes features)."""
 
     images: torch.Tensor
     sources: torch.Tensor
     weights: torch.Tensor
+    note: str = ""
 
 
 @dataclass
@@ -118,19 +151,30 @@ class MixSample:
     `mask` is the share of the original image at each pixel, shape (B or 1, 1, H or 1, W or 1),
     in [0, 1]; `lam` (B,) is the label weight of the original image, always the mask's mean; the
     partner of sample i is `perm[i]`, and `partner` (optional) replaces `images[perm]` for methods
-    that transform the partner (ResizeMix pastes a shrunken copy).
+    that transform the partner (ResizeMix pastes a shrunken copy). `source` (optional) likewise
+    replaces `images` when the original's own pixels are moved (PuzzleMix's transport).
     """
 
     perm: torch.Tensor
     mask: torch.Tensor
     lam: torch.Tensor
     partner: torch.Tensor | None = None
+    source: torch.Tensor | None = None
 
     def apply(self, images: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        source = images if self.source is None else self.source
         partner = images[self.perm] if self.partner is None else self.partner
         mask = self.mask.to(images.dtype)
-        mixed = mask * images + (1.0 - mask) * partner
+        mixed = mask * source + (1.0 - mask) * partner
         return mixed, mix_targets(targets, self.perm, self.lam)
+
+    def preview(self, mixed: torch.Tensor) -> Preview:
+        """The mixed images with the original and partner index of each and their label weights."""
+        index = torch.arange(mixed.shape[0], device=mixed.device)
+        lam = self.lam.to(mixed.device)
+        return Preview(
+            mixed, torch.stack([index, self.perm.to(mixed.device)], 1), torch.stack([lam, 1 - lam], 1)
+        )
 
 
 def lam_from_mask(mask: torch.Tensor, batch: int) -> torch.Tensor:
@@ -164,9 +208,29 @@ class InputMix(Method):
     @torch.no_grad()
     def preview(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> Preview:
         mixed, _, sample = self.mix(images, self.targets(labels))
-        index = torch.arange(images.shape[0], device=images.device)
-        lam = sample.lam.to(images.device)
-        return Preview(mixed, torch.stack([index, sample.perm], 1), torch.stack([lam, 1 - lam], 1))
+        return sample.preview(mixed)
 
-    def permutation(self, images: torch.Tensor) -> torch.Tensor:
-        return sampling.permutation(images.shape[0], self.ctx.generator, images.device)
+
+class GuidedMix(Method):
+    """A method that mixes input images with a mask computed from the model (e.g. from the input
+    gradients, as PuzzleMix): subclasses implement `sample(model, images, labels)`."""
+
+    def sample(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> MixSample:
+        raise NotImplementedError
+
+    def mix(
+        self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, MixSample]:
+        sample = self.sample(model, images, labels)
+        mixed, mixed_targets = sample.apply(images, self.targets(labels))
+        return mixed, mixed_targets, sample
+
+    def loss(
+        self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, Any]]:
+        mixed, targets, sample = self.mix(model, images, labels)
+        return soft_cross_entropy(model(mixed), targets), {"lam": sample.lam.mean()}
+
+    def preview(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> Preview:
+        mixed, _, sample = self.mix(model, images, labels)
+        return sample.preview(mixed.detach())

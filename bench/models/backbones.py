@@ -42,7 +42,8 @@ resnext50_32x4d = _timm_resnet("resnext50_32x4d")
 
 
 def tiny_resnet(num_classes: int, cifar: bool, drop_path: float = 0.0) -> nn.Module:
-    """A four-stage ResNet with one basic block per stage and widths 16-128 (0.3 M parameters).
+    """A four-stage ResNet: timm's 64-channel stem, then one basic block per stage with widths
+    16-128 (0.32 M parameters).
 
     It has the same modules as a timm ResNet-18 (conv1, layer1..layer4, fc), so every hook that
     works on it works on the real backbones; it just trains ~35x faster on a CPU.
@@ -56,6 +57,32 @@ def tiny_resnet(num_classes: int, cifar: bool, drop_path: float = 0.0) -> nn.Mod
         drop_path_rate=drop_path,
     )
     return cifar_stem(model) if cifar else model
+
+
+def swin_tiny(num_classes: int, cifar: bool, drop_path: float = 0.0) -> nn.Module:
+    """timm swin_tiny_patch4_window7_224 (Swin-T); the mixup papers run it on images resized to 224 px."""
+    if cifar:
+        raise BenchError("swin_tiny runs at 224 px (resize the images: recipe.image_size: 224, stem: auto)")
+    return timm.create_model(
+        "swin_tiny_patch4_window7_224", pretrained=False, num_classes=num_classes, drop_path_rate=drop_path
+    )
+
+
+def convnext_tiny(num_classes: int, cifar: bool, drop_path: float = 0.0) -> nn.Module:
+    """timm convnext_tiny (ConvNeXt-T).
+
+    With `cifar`, OpenMixup's ConvNeXt_CIFAR: a 3x3 stride-1 convolution replaces the 4x4 stride-4
+    patchify stem (its LayerNorm stays), so a 32 px image gives stage maps of 32/16/8/4 px.
+    """
+    model = timm.create_model(
+        "convnext_tiny", pretrained=False, num_classes=num_classes, drop_path_rate=drop_path
+    )
+    if cifar:
+        stem = nn.Conv2d(3, model.stem[0].out_channels, kernel_size=3, stride=1, padding=1)
+        nn.init.trunc_normal_(stem.weight, std=0.02)  # timm's ConvNeXt initialisation of convolutions
+        nn.init.zeros_(stem.bias)
+        model.stem[0] = stem
+    return model
 
 
 def uses_cifar_stem(stem: str, image_size: int) -> bool:

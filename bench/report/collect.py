@@ -20,6 +20,8 @@ from bench.settings import Settings
 from bench.suite import Suite, expand
 from bench.train import curves_from
 
+Column = tuple[str, str, int]  # (dataset, backbone, budget epochs)
+
 
 @dataclass
 class Cell:
@@ -28,6 +30,7 @@ class Cell:
     dataset: str
     backbone: str
     epochs: int  # the suite's budget, before any scaling
+    epochs_run: int  # the epochs actually trained (the budget times the scale, rounded up)
     scale: float
     reducer: str
     network: str
@@ -35,6 +38,9 @@ class Cell:
     seeds: list[int] = field(default_factory=list)  # seeds with a value
     values: list[float] = field(default_factory=list)
     networks_used: list[str] = field(default_factory=list)  # which alternative each value came from
+    curves: list[list[tuple[int, float]]] = field(
+        default_factory=list
+    )  # per seed: (epoch, top-1) of that network
     errors: list[str] = field(default_factory=list)  # "seed N: message"
     missing: list[int] = field(default_factory=list)  # seeds not run yet
     published: list[Published] = field(default_factory=list)
@@ -61,13 +67,18 @@ class Cell:
         return self.published[0] if self.published else None
 
     @property
+    def conflicting(self) -> bool:
+        """The sources disagree: two published values differ, or a row's notes say [CONFLICT]."""
+        return len({p.value for p in self.published}) > 1 or any(p.conflict for p in self.published)
+
+    @property
     def not_comparable_reason(self) -> str | None:
         """Why this cell must not be compared with its published value (None: comparable)."""
+        if self.scale < 1:
+            return f"reduced scale ×{self.scale:g}: never comparable with published numbers"
         pub = self.primary
         if pub is None:
             return "no published value"
-        if self.scale < 1:
-            return f"reduced scale x{self.scale:g}: never comparable with published numbers"
         if not self.full_data:
             return "trained or tested on a subset of the data"
         if pub.reducer != self.reducer:
@@ -89,18 +100,24 @@ def resolve_network(job: Job) -> str:
     return registry.get("methods", job.method_name).load().primary_network
 
 
-def _read_value(job: Job, run_dir: Path, network: str) -> tuple[float, str] | str | None:
-    """(value, network used), an error message, or None if the job has not finished."""
+def _read_value(
+    job: Job, run_dir: Path, network: str
+) -> tuple[float, str, list[tuple[int, float]]] | str | None:
+    """(value, network used, its (epoch, top-1) curve), an error message, or None if not finished."""
     record = results.read_result(run_dir)
     if record is None or record.get("id") != job.id:
         return None
     if record.get("status") != "ok":
         return str(record.get("error") or "failed without a message")
-    curves = curves_from(results.read_jsonl(run_dir / results.METRICS))
+    history = results.read_jsonl(run_dir / results.METRICS)
     try:
-        return reducers.reduce_networks(curves, network, job.report.reducer)
+        value, used = reducers.reduce_networks(curves_from(history), network, job.report.reducer)
     except (KeyError, ValueError) as exc:
         return f"cannot reduce: {exc}"
+    curve = [
+        (int(row["epoch"]), row["test_top1"][used]) for row in history if used in row.get("test_top1", {})
+    ]
+    return value, used, curve
 
 
 def collect(suite: Suite, settings: Settings) -> list[Cell]:
@@ -116,6 +133,7 @@ def collect(suite: Suite, settings: Settings) -> list[Cell]:
                 dataset=job.dataset,
                 backbone=job.backbone,
                 epochs=job.nominal_epochs,
+                epochs_run=job.recipe.epochs,
                 scale=job.scale,
                 reducer=job.report.reducer,
                 network=network,
@@ -129,7 +147,21 @@ def collect(suite: Suite, settings: Settings) -> list[Cell]:
         elif isinstance(outcome, str):
             cell.errors.append(f"seed {job.seed}: {outcome}")
         else:
-            cell.values.append(outcome[0])
-            cell.networks_used.append(outcome[1])
+            value, used, curve = outcome
+            cell.values.append(value)
+            cell.networks_used.append(used)
+            cell.curves.append(curve)
             cell.seeds.append(job.seed)
     return list(cells.values())
+
+
+def columns(cells: list[Cell]) -> list[Column]:
+    """Columns grouped by dataset (in order of first appearance), then backbone and budget."""
+    found = list(dict.fromkeys((c.dataset, c.backbone, c.epochs) for c in cells))
+    datasets = list(dict.fromkeys(col[0] for col in found))
+    return sorted(found, key=lambda col: datasets.index(col[0]))  # stable: keeps the backbone order
+
+
+def rows(cells: list[Cell]) -> list[str]:
+    """Method labels in the suite's order (its methods axis, then methods only `include` adds)."""
+    return list(dict.fromkeys(c.method for c in cells))

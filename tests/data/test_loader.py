@@ -5,8 +5,12 @@ from __future__ import annotations
 import torch
 
 from bench.data.base import ImageSet
-from bench.data.loader import InMemoryLoader, random_crop_flip
+from bench.data.loader import InMemoryLoader
 from bench.data.synthetic import generate
+from bench.data.transforms import PadCropFlip, build
+
+CROP_FLIP = build("crop_flip", 8, interpolation="bicubic", eval_crop=None)
+NONE = build("none", 8, interpolation="bicubic", eval_crop=None)
 
 
 def _set(n: int = 10, size: int = 8) -> ImageSet:
@@ -18,7 +22,8 @@ def _set(n: int = 10, size: int = 8) -> ImageSet:
 
 def test_crop_flip_equals_per_sample_reference() -> None:
     x = torch.arange(2 * 3 * 6 * 6, dtype=torch.float32).reshape(2, 3, 6, 6)
-    out = random_crop_flip(x, 2, torch.Generator().manual_seed(4))
+    crop = PadCropFlip(padding=2)
+    out = crop.batch(x, crop.sample(2, torch.Generator().manual_seed(4)))
     g = torch.Generator().manual_seed(4)
     offsets = torch.randint(0, 5, (2, 2), generator=g)
     flips = torch.rand(2, generator=g) < 0.5
@@ -41,7 +46,7 @@ def test_training_batches_are_reproducible_and_cover_the_split() -> None:
             std=(0.25,) * 3,
             device=torch.device("cpu"),
             train=True,
-            augmentation="crop_flip",
+            transform=CROP_FLIP,
             generator=torch.Generator().manual_seed(seed),
         )
         return [torch.cat([x.flatten(), y.float()]) for x, y in loader]
@@ -54,7 +59,13 @@ def test_training_batches_are_reproducible_and_cover_the_split() -> None:
 def test_test_batches_are_in_order_normalised_and_complete() -> None:
     data = _set(10)
     loader = InMemoryLoader(
-        data, batch_size=4, mean=(0.5,) * 3, std=(0.25,) * 3, device=torch.device("cpu"), train=False
+        data,
+        transform=NONE,
+        batch_size=4,
+        mean=(0.5,) * 3,
+        std=(0.25,) * 3,
+        device=torch.device("cpu"),
+        train=False,
     )
     batches = list(loader)
     assert [len(y) for _, y in batches] == [4, 4, 2]

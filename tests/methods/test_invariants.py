@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from bench import registry
-from bench.methods.base import InputMix, MethodContext
+from bench.methods.base import GuidedMix, InputMix, MethodContext
+from bench.methods.targets import mix_targets
 from bench.models.backbones import build_backbone
 
 METHODS = sorted(registry.METHODS)
@@ -28,6 +29,8 @@ def make(name: str, seed: int = 0, smoothing: float = 0.0):
         steps_per_epoch=4,
         total_steps=8,
         backbone="tiny_resnet",
+        mean=(0.5, 0.5, 0.5),
+        std=(0.25, 0.25, 0.25),
     )
     return cls(cls.Params(), ctx)
 
@@ -87,16 +90,24 @@ def test_no_global_rng_is_touched(name: str) -> None:
     assert random.getstate() == py_state
 
 
-INPUT_MIXERS = [n for n in METHODS if issubclass(registry.get("methods", n).load(), InputMix)]
+# Methods that mix input images, blindly (InputMix) or guided by the model (GuidedMix).
+MIXERS = [n for n in METHODS if issubclass(registry.get("methods", n).load(), (InputMix, GuidedMix))]
 
 
-@pytest.mark.parametrize("name", INPUT_MIXERS)
+def mix(method, images: torch.Tensor, labels: torch.Tensor):
+    """(mixed, soft targets, sample) from either kind of input mixer."""
+    if isinstance(method, GuidedMix):
+        return method.mix(model(), images, labels)
+    return method.mix(images, method.targets(labels))
+
+
+@pytest.mark.parametrize("name", MIXERS)
 @pytest.mark.parametrize("smoothing", [0.0, 0.1])
 def test_input_mixers_keep_shapes_and_give_valid_soft_targets(name: str, smoothing: float) -> None:
     method = make(name, smoothing=smoothing)
     images, labels = batch()
     for _ in range(5):  # several draws: boxes near the border, extreme lambdas
-        mixed, targets, sample = method.mix(images, method.targets(labels))
+        mixed, targets, sample = mix(method, images, labels)
         assert mixed.shape == images.shape and mixed.dtype == images.dtype and mixed.device == images.device
         assert targets.shape == (BATCH, NUM_CLASSES)
         assert (targets >= 0).all() and torch.allclose(targets.sum(1), torch.ones(BATCH))
@@ -104,17 +115,20 @@ def test_input_mixers_keep_shapes_and_give_valid_soft_targets(name: str, smoothi
         # the label weight of the original image is exactly its share of the pixels
         share = sample.mask.float().mean(dim=(1, 2, 3)).expand(BATCH)
         assert torch.allclose(sample.lam, share, atol=1e-6)
+        expected = mix_targets(method.targets(labels), sample.perm, sample.lam)
+        assert torch.allclose(targets, expected, atol=1e-6)
+        source = images if sample.source is None else sample.source
         partner = images[sample.perm] if sample.partner is None else sample.partner
-        assert torch.allclose(mixed, sample.mask * images + (1 - sample.mask) * partner)
+        assert torch.allclose(mixed, sample.mask * source + (1 - sample.mask) * partner)
 
 
-@pytest.mark.parametrize("name", INPUT_MIXERS)
+@pytest.mark.parametrize("name", MIXERS)
 def test_same_generator_same_mix(name: str) -> None:
     images, labels = batch()
-    a = make(name, seed=5).mix(images, make(name).targets(labels))
-    b = make(name, seed=5).mix(images, make(name).targets(labels))
+    a = mix(make(name, seed=5), images, labels)
+    b = mix(make(name, seed=5), images, labels)
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
-    c = make(name, seed=6).mix(images, make(name).targets(labels))
+    c = mix(make(name, seed=6), images, labels)
     assert not torch.equal(a[0], c[0])
 
 
@@ -128,3 +142,15 @@ def test_preview_describes_its_mix(name: str) -> None:
     assert preview.sources.shape == preview.weights.shape and preview.sources.shape[0] == BATCH
     assert ((preview.sources >= 0) & (preview.sources < BATCH)).all()
     assert (preview.weights >= 0).all() and torch.allclose(preview.weights.sum(1), torch.ones(BATCH))
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_fixed_partners_are_the_ones_mixed(name: str) -> None:
+    net, method = model(), make(name)
+    method.setup(net)
+    perm = torch.tensor([7, 6, 5, 4, 3, 2, 1, 0])
+    with method.fixed_partners(perm):
+        preview = method.preview(net, *batch())
+    if preview.sources.shape[1] > 1:  # methods that mix show the partner they used
+        assert torch.equal(preview.sources[:, 1], perm)
+    assert method.permutation(batch()[0]).shape == (BATCH,)  # drawn again outside the block

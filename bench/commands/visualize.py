@@ -1,0 +1,297 @@
+"""`bench visualize`: the same image pairs mixed by each method, with the label weights, as a PNG.
+
+Rows are methods, columns are pairs (A, B), like the mixed-sample figures of the papers; the top two
+rows show the sources. Each method mixes A with B as in training (its own lambda, boxes, masks and
+saliency; one independent draw per column), except that the partners are fixed so that every row
+shows the same pairs, and that lambda ~ Beta(alpha, alpha) is drawn with alpha = 1 (uniform) unless
+`--alpha default` asks for each method's own: with the CIFAR defaults (alpha = 0.2) most draws are
+so close to 0 or 1 that the mix cannot be seen. Methods that need a model (PuzzleMix's saliency,
+ManifoldMix's features) get a small backbone, freshly initialised or briefly trained on the dataset
+(the caption says which; an untrained timm ResNet has zero-initialised residual branches and
+gradients only on a sparse pixel lattice, so PuzzleMix's saliency needs a few training steps).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from bench.commands.common import load_settings, out
+
+DEFAULT_OUT = "reports/figures/mixed.png"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    cmd = sub.add_parser("visualize", help="draw image pairs mixed by each method (a PNG grid)")
+    cmd.add_argument(
+        "--methods", default="all", help="comma-separated method names (default: all but vanilla)"
+    )
+    cmd.add_argument("--dataset", default="synthetic", help="a registered dataset whose files are present")
+    cmd.add_argument("--out", default=DEFAULT_OUT, help=f"PNG to write (default: {DEFAULT_OUT})")
+    cmd.add_argument("--samples", type=int, default=6, help="number of pairs (columns)")
+    cmd.add_argument(
+        "--image-size",
+        type=int,
+        help="resolution to mix at (default: the dataset's, at least 64 for synthetic)",
+    )
+    cmd.add_argument(
+        "--alpha",
+        default="1",
+        help="Beta(alpha, alpha) for every method's lambda in the figure, or 'default' for each method's own",
+    )
+    cmd.add_argument("--split", choices=["train", "test"], default="test")
+    cmd.add_argument("--seed", type=int, default=0, help="picks the pairs and seeds every method's draws")
+    cmd.add_argument("--backbone", default="tiny_resnet", help="the model for model-guided methods")
+    cmd.add_argument(
+        "--train-steps",
+        type=int,
+        default=50,
+        help="vanilla SGD steps on the dataset before mixing (0: untrained)",
+    )
+    cmd.add_argument("--data-root", help="folder with the dataset releases (overrides bench.toml)")
+    cmd.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from bench.errors import BenchError
+
+    if args.samples < 1:
+        raise BenchError(f"--samples must be at least 1, got {args.samples}")
+    if args.train_steps < 0:
+        raise BenchError(f"--train-steps must be >= 0, got {args.train_steps}")
+    try:
+        alpha = None if args.alpha == "default" else float(args.alpha)
+    except ValueError:
+        raise BenchError(f"--alpha must be a number or 'default', got {args.alpha!r}") from None
+    if alpha is not None and alpha <= 0:
+        raise BenchError(f"--alpha must be > 0, got {alpha}")
+    settings = load_settings(args)
+    path = draw(
+        methods=None if args.methods == "all" else [m.strip() for m in args.methods.split(",") if m.strip()],
+        dataset=args.dataset,
+        out=Path(args.out),
+        samples=args.samples,
+        image_size=args.image_size,
+        split=args.split,
+        seed=args.seed,
+        backbone=args.backbone,
+        train_steps=args.train_steps,
+        alpha=alpha,
+        data_root=settings.data_root,
+    )
+    out.print(f"wrote {path}")
+    return 0
+
+
+def draw(
+    *,
+    methods: list[str] | None,
+    dataset: str,
+    out: Path,
+    samples: int = 6,
+    image_size: int | None = None,
+    split: str = "test",
+    seed: int = 0,
+    backbone: str = "tiny_resnet",
+    train_steps: int = 50,
+    alpha: float | None = 1.0,
+    data_root: Path = Path("data"),
+) -> Path:
+    """Mix `samples` fixed pairs of `dataset` images with every method and save the grid to `out`."""
+    import dataclasses
+
+    import torch
+
+    from bench import registry
+    from bench.errors import BenchError
+
+    names = methods if methods is not None else [m for m in registry.METHODS if m != "vanilla"]
+    if not names:
+        raise BenchError("--methods: name at least one method")
+    spec = registry.get("datasets", dataset).load()
+    size = image_size or (64 if spec.image_size < 32 else spec.image_size)
+    methods_ = []
+    for name in names:
+        cls = registry.get("methods", name).load()
+        fields = {f.name for f in dataclasses.fields(cls.Params)}
+        params = cls.Params(alpha=alpha) if alpha is not None and "alpha" in fields else cls.Params()
+        try:
+            cls.check_compatible(backbone=backbone, dataset=dataset, image_size=size, params=params)
+        except ValueError as exc:
+            raise BenchError(f"{name} cannot be shown at {size} px with {backbone}: {exc}") from None
+        methods_.append((name, cls, params))
+
+    images, labels = _pairs(spec, data_root, split, size, samples, seed)
+    model, trained = _model(spec, data_root, backbone, size, train_steps, seed)
+    rows = []
+    for name, cls, params in methods_:
+        method = _method(cls, params, spec, size, backbone, seed)
+        method.setup(model)
+        cells = []
+        for i in range(samples):  # one pair per call: every column is an independent draw
+            pair = torch.stack([images[i], images[samples + i]])
+            with method.fixed_partners(torch.tensor([1, 0])):
+                preview = method.preview(model, pair, labels[[i, samples + i]])
+            cells.append((preview.images[0], preview.sources[0], preview.weights[0], preview.note))
+        rows.append((name, cells))
+    guided = [n for n in names if n in ("puzzlemix", "manifoldmix", "automix", "adautomix")]
+    learned = [n for n in names if n in ("automix", "adautomix")]
+    notes = [f"{dataset} {split} images at {size} px, seed {seed}"]
+    notes.append(
+        "lambda ~ Beta(1, 1) for every method"
+        if alpha == 1
+        else f"Beta alpha = {alpha}"
+        if alpha
+        else "each method's default alpha"
+    )
+    if guided:
+        model_note = (
+            f"trained for {trained} vanilla SGD steps on {dataset}"
+            if trained
+            else "freshly initialised (untrained)"
+        )
+        notes.append(f"{', '.join(guided)} use {backbone} {model_note}")
+    if learned:  # their generator is trained with the classifier; here it is as initialised
+        notes.append(f"{', '.join(learned)}: Mix Block untrained (near-uniform masks)")
+    _save(out, spec, images, samples, rows, "; ".join(notes))
+    return out
+
+
+def _pairs(spec, data_root: Path, split: str, size: int, samples: int, seed: int):
+    """A batch [A_1..A_n, B_1..B_n] of normalised images, each B from a different class than its A."""
+    import torch
+    import torch.nn.functional as F
+
+    from bench.data import transforms
+    from bench.data.base import FileIndex
+    from bench.errors import BenchError
+
+    data = spec.load(data_root, split, size)
+    g = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(data), generator=g)
+    first, second = [], []
+    for i in order.tolist():
+        if len(first) < samples:
+            first.append(i)
+        elif len(second) < samples and data.labels[i] != data.labels[first[len(second)]]:
+            second.append(i)
+        if len(second) == samples:
+            break
+    if len(second) < samples:
+        raise BenchError(f"{spec.name} {split}: not enough images for {samples} pairs of different classes")
+    index = torch.tensor(first + second)
+    if isinstance(data, FileIndex):  # image files of any size: decode these few at the test transform
+        test = transforms.build("none", size, interpolation=spec.interpolation, eval_crop=spec.eval_crop)
+        pixels = torch.stack([test.one(data.pil(i), None) for i in index.tolist()]).float() / 255
+    else:
+        pixels = data.images[index].float() / 255
+    if pixels.shape[-1] != size:
+        pixels = F.interpolate(
+            pixels, size=(size, size), mode="bilinear", antialias=True, align_corners=False
+        )
+    mean, std = torch.tensor(spec.mean).view(1, 3, 1, 1), torch.tensor(spec.std).view(1, 3, 1, 1)
+    return (pixels - mean) / std, data.labels[index]
+
+
+def _model(spec, data_root: Path, backbone: str, size: int, steps: int, seed: int):
+    """The backbone for model-guided methods: trained for `steps` vanilla steps (0: untrained)."""
+    import torch
+    import torch.nn.functional as F
+
+    from bench.data.pipeline import make_loader
+    from bench.models.backbones import build_backbone
+
+    torch.manual_seed(seed)
+    model = build_backbone(backbone, num_classes=spec.num_classes, image_size=size)
+    if steps:
+        loader = make_loader(
+            spec,
+            spec.load(data_root, "train", size),
+            "flip",
+            size,
+            32,
+            torch.device("cpu"),
+            generator=torch.Generator().manual_seed(seed),
+        )
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
+        done = 0
+        while done < steps:
+            for x, y in loader:
+                if x.shape[-1] != size:
+                    x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+                loss = F.cross_entropy(model(x), y)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                done += 1
+                if done == steps:
+                    break
+    return model.train(), steps
+
+
+def _method(cls, params, spec, size: int, backbone: str, seed: int):
+    import torch
+
+    from bench.methods.base import MethodContext
+
+    ctx = MethodContext(
+        num_classes=spec.num_classes,
+        image_size=size,
+        label_smoothing=0.0,
+        generator=torch.Generator().manual_seed(seed),
+        device=torch.device("cpu"),
+        steps_per_epoch=1,
+        total_steps=1,
+        backbone=backbone,
+        mean=spec.mean,
+        std=spec.std,
+    )
+    return cls(params, ctx)
+
+
+def _save(out: Path, spec, images, samples: int, rows, caption: str) -> None:
+    """Rows: A, B, then one per method; columns: the pairs. Titles give the label weights."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import torch
+
+    from bench.results import atomic_write
+
+    mean, std = torch.tensor(spec.mean).view(3, 1, 1), torch.tensor(spec.std).view(3, 1, 1)
+
+    def shown(x: torch.Tensor):
+        return (x.detach().float().cpu() * std + mean).clamp(0, 1).permute(1, 2, 0).numpy()
+
+    cell = 1.6
+    fig, axes = plt.subplots(
+        2 + len(rows),
+        samples,
+        figsize=(2.0 + cell * samples, 0.6 + (cell + 0.35) * (2 + len(rows))),
+        squeeze=False,
+    )
+    for col in range(samples):
+        for row, label in enumerate("AB"):
+            axes[row, col].imshow(shown(images[row * samples + col]), interpolation="nearest")
+            axes[row, col].set_title(f"{label}{col + 1}", fontsize=9)
+    for r, (name, cells) in enumerate(rows, start=2):
+        for col, (mixed, sources, weights, note) in enumerate(cells):
+            axes[r, col].imshow(shown(mixed), interpolation="nearest")
+            tags = {0: "A", 1: "B"}
+            title = " + ".join(
+                f"{w:.2f} {tags.get(s, s)}" for s, w in zip(sources.tolist(), weights.tolist())
+            )
+            axes[r, col].set_title(title, fontsize=7.5)
+            axes[r, col].set_xlabel(note, fontsize=7)  # what the picture shows, when it is not the input
+        axes[r, 0].set_ylabel(name, fontsize=10, rotation=0, ha="right", va="center", labelpad=8)
+    axes[0, 0].set_ylabel("source A", fontsize=10, rotation=0, ha="right", va="center", labelpad=8)
+    axes[1, 0].set_ylabel("source B", fontsize=10, rotation=0, ha="right", va="center", labelpad=8)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle("Mixed samples (label weights above each image)", fontsize=11)
+    fig.text(0.5, 0.004, caption, ha="center", va="bottom", fontsize=8, wrap=True)
+    fig.tight_layout(rect=(0, 0.015, 1, 0.985))
+    atomic_write(out, lambda f: fig.savefig(f, format="png", dpi=90), mode="wb")
+    plt.close(fig)

@@ -1,0 +1,1 @@
+"""Benchmarks of the harness itself (not timed tests): `python -m bench.perf.<name>`."""
