@@ -160,6 +160,8 @@ def test_the_aom_suite_expands_to_its_variants_with_their_params() -> None:
     assert by_label["aom-lambda-only"].params["perturb_pixels"] is False
     assert by_label["aom-pixels-only"].params["optimize_lambda"] is False
     assert by_label["aom"].params["eps"] == pytest.approx(8 / 255, abs=1e-6)
-    assert by_label["adautomix"].recipe.schedule.min_lr == 0.05 and by_label["aom"].recipe.schedule.min_lr == 0
+    assert (
+        by_label["adautomix"].recipe.schedule.min_lr == 0.05 and by_label["aom"].recipe.schedule.min_lr == 0
+    )
     robustness = loaded.data.robustness
     assert robustness is not None and robustness.evaluators == ["fgsm", "pgd", "autoattack"]
