@@ -6,6 +6,7 @@ from pathlib import Path
 
 import matplotlib.image
 import pytest
+import torch
 
 from bench import registry
 from bench.cli import main
@@ -69,3 +70,26 @@ def test_reads_an_image_folder_release(project: Path, releases: Path) -> None:
     assert main(["visualize", "--methods", "cutmix", "--dataset", "cub200", "--samples", "2", "--image-size",
                  "32", "--train-steps", "2", "--data-root", str(releases), "--out", str(out)]) == 0  # fmt: skip
     assert matplotlib.image.imread(out).ndim == 3
+
+
+def test_a_learned_mixer_is_drawn_with_a_trained_mix_block(project: Path, monkeypatch) -> None:
+    """With --train-steps, AutoMix's Mix Block trains with a copy of the classifier before it mixes."""
+    from bench.commands import visualize
+
+    blocks = []
+    original = visualize._train
+
+    def spy(model, loss_fn, extra_groups, *args, **kwargs):
+        before = [p.detach().clone() for g in extra_groups for p in g["params"]]
+        original(model, loss_fn, extra_groups, *args, **kwargs)
+        after = [p.detach() for g in extra_groups for p in g["params"]]
+        blocks.append((before, after))
+
+    monkeypatch.setattr(visualize, "_train", spy)
+    out = project / "learned.png"
+    assert main(["visualize", "--methods", "mixup,automix", "--dataset", "synthetic", "--samples", "1",
+                 "--image-size", "32", "--train-steps", "2", "--out", str(out)]) == 0  # fmt: skip
+    vanilla, automix = blocks  # the shared classifier, then AutoMix's own training
+    assert vanilla == ([], [])
+    before, after = automix
+    assert before and any(not torch.equal(b, a) for b, a in zip(before, after))  # the Mix Block moved

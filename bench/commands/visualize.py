@@ -18,6 +18,8 @@ from pathlib import Path
 
 from bench.commands.common import load_settings, out
 
+LEARNED = ("automix", "adautomix")  # methods whose mixing network trains with the classifier
+
 DEFAULT_OUT = "reports/figures/mixed.png"
 
 
@@ -98,6 +100,7 @@ def draw(
     data_root: Path = Path("data"),
 ) -> Path:
     """Mix `samples` fixed pairs of `dataset` images with every method and save the grid to `out`."""
+    import copy
     import dataclasses
 
     import torch
@@ -126,16 +129,25 @@ def draw(
     rows = []
     for name, cls, params in methods_:
         method = _method(cls, params, spec, size, backbone, seed)
-        method.setup(model)
+        net = model
+        if cls.name in LEARNED and train_steps:  # train the Mix Block with a copy of the classifier
+            net = copy.deepcopy(model)
+            method.setup(net)
+            loss = lambda x, y, m=method, n=net: m.loss(n, x, y)[0]  # noqa: E731
+            _train(
+                net, loss, method.param_groups(), spec, data_root, size, train_steps, seed, method.after_step
+            )
+        else:
+            method.setup(net)
         cells = []
         for i in range(samples):  # one pair per call: every column is an independent draw
             pair = torch.stack([images[i], images[samples + i]])
             with method.fixed_partners(torch.tensor([1, 0])):
-                preview = method.preview(model, pair, labels[[i, samples + i]])
+                preview = method.preview(net, pair, labels[[i, samples + i]])
             cells.append((preview.images[0], preview.sources[0], preview.weights[0], preview.note))
         rows.append((name, cells))
     guided = [n for n in names if n in ("puzzlemix", "manifoldmix", "automix", "adautomix")]
-    learned = [n for n in names if n in ("automix", "adautomix")]
+    learned = [n for n in names if n in LEARNED]
     notes = [f"{dataset} {split} images at {size} px, seed {seed}"]
     notes.append(
         "lambda ~ Beta(1, 1) for every method"
@@ -150,9 +162,14 @@ def draw(
             if trained
             else "freshly initialised (untrained)"
         )
-        notes.append(f"{', '.join(guided)} use {backbone} {model_note}")
-    if learned:  # their generator is trained with the classifier; here it is as initialised
-        notes.append(f"{', '.join(learned)}: Mix Block untrained (near-uniform masks)")
+        verb = "uses" if len(guided) == 1 else "use"
+        notes.append(f"{', '.join(guided)} {verb} {backbone} {model_note}")
+    if learned:  # their generator trains with the classifier
+        notes.append(
+            f"{', '.join(learned)}: Mix Block trained with the classifier for {train_steps} more steps"
+            if train_steps
+            else f"{', '.join(learned)}: Mix Block untrained (near-uniform masks)"
+        )
     _save(out, spec, images, samples, rows, "; ".join(notes))
     return out
 
@@ -198,35 +215,50 @@ def _model(spec, data_root: Path, backbone: str, size: int, steps: int, seed: in
     import torch
     import torch.nn.functional as F
 
-    from bench.data.pipeline import make_loader
     from bench.models.backbones import build_backbone
 
     torch.manual_seed(seed)
     model = build_backbone(backbone, num_classes=spec.num_classes, image_size=size)
     if steps:
-        loader = make_loader(
-            spec,
-            spec.load(data_root, "train", size),
-            "flip",
-            size,
-            32,
-            torch.device("cpu"),
-            generator=torch.Generator().manual_seed(seed),
-        )
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
-        done = 0
-        while done < steps:
-            for x, y in loader:
-                if x.shape[-1] != size:
-                    x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
-                loss = F.cross_entropy(model(x), y)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                done += 1
-                if done == steps:
-                    break
+        _train(model, lambda x, y: F.cross_entropy(model(x), y), [], spec, data_root, size, steps, seed)
     return model.train(), steps
+
+
+def _train(
+    model, loss_fn, extra_groups, spec, data_root: Path, size: int, steps: int, seed: int, after=None
+) -> None:
+    """`steps` SGD steps of `loss_fn(images, labels)` on the training split (flip only), calling
+    `after(model)` after each (a learned method's EMA update)."""
+    import torch
+    import torch.nn.functional as F
+
+    from bench.data.pipeline import make_loader
+
+    loader = make_loader(
+        spec,
+        spec.load(data_root, "train", size),
+        "flip",
+        size,
+        32,
+        torch.device("cpu"),
+        generator=torch.Generator().manual_seed(seed),
+    )
+    groups = [{"params": list(model.parameters())}, *extra_groups]
+    optimizer = torch.optim.SGD(groups, lr=0.05, momentum=0.9, weight_decay=5e-4)
+    done = 0
+    while done < steps:
+        for x, y in loader:
+            if x.shape[-1] != size:
+                x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+            loss = loss_fn(x, y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            if after is not None:
+                after(model)
+            done += 1
+            if done == steps:
+                return
 
 
 def _method(cls, params, spec, size: int, backbone: str, seed: int):
@@ -251,6 +283,8 @@ def _method(cls, params, spec, size: int, backbone: str, seed: int):
 
 def _save(out: Path, spec, images, samples: int, rows, caption: str) -> None:
     """Rows: A, B, then one per method; columns: the pairs. Titles give the label weights."""
+    import textwrap
+
     import matplotlib
 
     matplotlib.use("Agg")
@@ -265,12 +299,12 @@ def _save(out: Path, spec, images, samples: int, rows, caption: str) -> None:
         return (x.detach().float().cpu() * std + mean).clamp(0, 1).permute(1, 2, 0).numpy()
 
     cell = 1.6
-    fig, axes = plt.subplots(
-        2 + len(rows),
-        samples,
-        figsize=(2.0 + cell * samples, 0.6 + (cell + 0.35) * (2 + len(rows))),
-        squeeze=False,
-    )
+    width = 2.0 + cell * samples
+    # The caption is wrapped to the figure's width and gets its own strip below the grid.
+    caption_lines = textwrap.wrap(caption, width=int(width * 13))
+    caption_height = 0.15 + 0.16 * len(caption_lines)
+    height = 0.6 + (cell + 0.35) * (2 + len(rows)) + caption_height
+    fig, axes = plt.subplots(2 + len(rows), samples, figsize=(width, height), squeeze=False)
     for col in range(samples):
         for row, label in enumerate("AB"):
             axes[row, col].imshow(shown(images[row * samples + col]), interpolation="nearest")
@@ -291,7 +325,7 @@ def _save(out: Path, spec, images, samples: int, rows, caption: str) -> None:
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle("Mixed samples (label weights above each image)", fontsize=11)
-    fig.text(0.5, 0.004, caption, ha="center", va="bottom", fontsize=8, wrap=True)
-    fig.tight_layout(rect=(0, 0.015, 1, 0.985))
+    fig.text(0.5, 0.05 / height, "\n".join(caption_lines), ha="center", va="bottom", fontsize=8)
+    fig.tight_layout(rect=(0, caption_height / height, 1, 1 - 0.3 / height))
     atomic_write(out, lambda f: fig.savefig(f, format="png", dpi=90), mode="wb")
     plt.close(fig)
