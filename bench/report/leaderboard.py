@@ -265,9 +265,10 @@ def markdown(cells: list[Cell], *, title: str, seeds: int, source_note: str) -> 
     )
     if partial:
         lines += [
-            "> **Not the full dataset**: "
-            + "; ".join(f"the {column} runs read {text}" for column, text in partial)
-            + (" (the numbers a full release gives at this scale)" if scales else "")
+            "> **Not the full dataset**: the runs read fewer images than the full release gives"
+            + (" at this scale" if scales else "")
+            + ": "
+            + "; ".join(f"{text} ({column})" for column, text in partial)
             + ". The data on disk is an incomplete copy of the release, or a stand-in for it: these "
             "numbers say nothing about the published dataset and are never compared with it.",
             "",

@@ -37,9 +37,9 @@ def test_the_leaderboard_says_the_data_is_not_the_release_and_gives_no_delta() -
     ]
     text = leaderboard.markdown(cells, title="T", seeds=1, source_note="")
     assert (
-        "> **Not the full dataset**: the CIFAR-100 · ResNet-18 · 800 ep runs read 5,000 of 50,000 train "
-        "images, 1,000 of 10,000 test images. The data on disk is an incomplete copy of the release, or a "
-        "stand-in for it" in text
+        "> **Not the full dataset**: the runs read fewer images than the full release gives: 5,000 of "
+        "50,000 train images, 1,000 of 10,000 test images (CIFAR-100 · ResNet-18 · 800 ep). The data on "
+        "disk is an incomplete copy of the release, or a stand-in for it" in text
     )
     assert "| Vanilla | **1.20** | 78.04 | n/c [1] |" in text
     assert f"[1] not comparable: the data on disk is not the full release ({short})." in text
