@@ -38,6 +38,7 @@ class PathSettings:
     reports: str = "reports"  # generated leaderboards
     published: str = "results/published"  # published numbers with provenance (CSV)
     cache: str = "results/cache"  # derived data that can be rebuilt (decoded datasets, generated corruptions)
+    weights: str = "weights"  # ImageNet weights for `recipe.pretrained`, one `<backbone>.pth` each
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,11 @@ class Settings:
     def cache_dir(self) -> Path:
         """Rebuildable derived data: decoded datasets, generated corruption sets."""
         return self.resolve(self.paths.cache)
+
+    @property
+    def weights_dir(self) -> Path:
+        """Pretrained ImageNet state dicts, `<backbone>.pth` (bench/models/pretrained.py)."""
+        return self.resolve(self.paths.weights)
 
     @property
     def decoded_cache_dir(self) -> Path | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -102,10 +102,16 @@ class Suite:
     path: str
     data: SuiteFile
     scale: float = 1.0
+    only: tuple[tuple[str, tuple[Any, ...]], ...] = ()  # a slice of the cells: (axis, values kept)
 
     @property
     def name(self) -> str:
         return self.data.name
+
+    @property
+    def slice_text(self) -> str:
+        """The slice as `--only` arguments ('method=mixup,adautomix dataset=cifar100'), or ''."""
+        return " ".join(f"{axis}={','.join(map(str, values))}" for axis, values in self.only)
 
     def method_items(self) -> list[MethodItem]:
         return [m if isinstance(m, MethodItem) else MethodItem(method=m) for m in self.data.axes.methods]
@@ -115,11 +121,49 @@ class Suite:
             raise BenchError(f"--scale must be in (0, 1], got {scale}")
         return replace(self, scale=scale)
 
+    def with_only(self, filters: Sequence[str]) -> Suite:
+        """The slice of cells matching every `AXIS=V1,V2` filter (`--only`); a second filter on the
+        same axis adds values. Unknown axes and values, and a slice with no cell, are refused."""
+        cells = _cells(self)
+        kept: dict[str, list[Any]] = {}
+        for text in filters:
+            axis, sep, values = (part.strip() for part in text.partition("="))
+            if not sep or not values:
+                raise BenchError(
+                    f"--only {text}: expected AXIS=VALUE[,VALUE...], e.g. --only method=mixup,adautomix"
+                )
+            if axis not in AXES:
+                raise BenchError(
+                    f"--only {text}: unknown axis {axis!r}{did_you_mean(axis, AXES)}; axes: {', '.join(AXES)}"
+                )
+            present = list(dict.fromkeys(getattr(c, axis) for c in cells))
+            for raw in (v.strip() for v in values.split(",")):
+                value = int(raw) if axis == "seed" and raw.lstrip("-").isdigit() else raw
+                if value not in present:
+                    choices = [str(v) for v in present]
+                    raise BenchError(
+                        f"--only {axis}={raw}: not a {axis} of suite {self.name!r}{did_you_mean(raw, choices)}; "
+                        f"its {axis}s: {', '.join(choices)}"
+                    )
+                kept.setdefault(axis, []).append(value)
+        only = tuple((axis, tuple(dict.fromkeys(values))) for axis, values in kept.items())
+        sliced = replace(self, only=only)
+        if not any(sliced.selects(c) for c in cells):
+            raise BenchError(
+                f"--only {sliced.slice_text}: no cell of suite {self.name!r} has this combination "
+                f"(`bench plan {self.path}` lists its cells)"
+            )
+        return sliced
+
+    def selects(self, cell: Cell) -> bool:
+        return all(getattr(cell, axis) in values for axis, values in self.only)
+
     @cached_property
     def jobs(self) -> tuple[Job, ...]:
-        """The jobs (see `expand`), resolved once per Suite: validation, `bench run` and the
-        leaderboard all need them, and a 1,000-job suite takes a quarter second to resolve."""
-        return tuple(resolve_cell(self, cell) for cell in _cells(self))
+        """The jobs (see `expand`) of the cells in the slice, resolved once per Suite: validation,
+        `bench run` and the leaderboard all need them, and a 1,000-job suite takes a quarter second
+        to resolve."""
+        return tuple(resolve_cell(self, cell) for cell in _cells(self) if self.selects(cell))
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

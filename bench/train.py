@@ -114,16 +114,24 @@ def _train(
 
     # timm (2 s to import) only when a job trains: `bench run` on a finished suite, `leaderboard`
     # and `status` import this module and train nothing.
+    from bench.models import pretrained
     from bench.models.backbones import build_backbone
 
+    weights = pretrained.weights_file(job.backbone, settings.weights_dir) if recipe.pretrained else None
     model = build_backbone(
         job.backbone,
         num_classes=dataset.num_classes,
         image_size=recipe.image_size,
         stem=recipe.stem,
-        pretrained=recipe.pretrained,
+        pretrained=weights,
         drop_path=recipe.drop_path,
     )
+    # What the numbers rest on besides the spec: the images actually read (a partial copy of a
+    # release is usable but not the release) and the pretrained file's content.
+    provenance: dict[str, Any] = {"images": sizes}
+    if weights is not None:
+        provenance["pretrained"] = {"file": str(weights), "sha256": pretrained.sha256(weights)}
+        log(f"pretrained weights: {weights} (sha256 {provenance['pretrained']['sha256'][:16]}…)")
     model = model.to(rt.device, memory_format=rt.memory_format)
     method_cls: type[Method] = registry.get("methods", job.method_name).load()
     ctx = MethodContext(
@@ -213,7 +221,7 @@ def _train(
         if on_epoch:
             on_epoch(job, row)
 
-    return summarize(history, method_cls, rt)
+    return {**summarize(history, method_cls, rt), **provenance}
 
 
 def summarize(history: list[dict[str, Any]], method_cls: type[Method], rt: runtime.Runtime) -> dict[str, Any]:

@@ -19,6 +19,14 @@ def add_suite_arguments(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument(
         "--data-root", help="folder with the dataset releases (overrides bench.toml and BENCH_DATA_ROOT)"
     )
+    cmd.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="AXIS=V1,V2",
+        help="only the cells with these values on an axis (method, backbone, dataset, seed); "
+        "repeat for several axes, e.g. --only method=mixup,adautomix --only dataset=cifar100",
+    )
 
 
 def load_settings(args: argparse.Namespace):
@@ -43,4 +51,6 @@ def load_suite(args: argparse.Namespace):
 
     s = suite_mod.load(args.suite)
     scale = getattr(args, "scale", None)
-    return s.with_scale(scale) if scale is not None else s
+    s = s.with_scale(scale) if scale is not None else s
+    only = getattr(args, "only", None)
+    return s.with_only(only) if only else s

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from rich.markup import escape
 from rich.table import Table
 
 from bench.commands.common import add_suite_arguments, load_settings, load_suite, out
@@ -24,7 +25,9 @@ def run(args: argparse.Namespace) -> int:
     finished, _ = split_finished(jobs, settings)
     done = {j.id for j in finished}
     table = Table(
-        title=f"{suite.name}: {len(jobs)} jobs" + (f" at scale {suite.scale:g}" if suite.scale < 1 else "")
+        title=f"{suite.name}: {len(jobs)} jobs"
+        + (f" at scale {suite.scale:g}" if suite.scale < 1 else "")
+        + (f", slice {suite.slice_text}" if suite.only else "")
     )
     for column in (
         "dataset",
@@ -57,8 +60,24 @@ def run(args: argparse.Namespace) -> int:
         )
     out.print(table)
     axes = suite.data.axes
+    sliced = f" (the slice {suite.slice_text})" if suite.only else ""
     out.print(
         f"{len(axes.methods)} methods × {len(axes.backbones)} backbones × {len(axes.datasets)} datasets × "
-        f"{len(axes.seeds)} seeds → {len(jobs)} jobs ({len(finished)} finished, {len(jobs) - len(finished)} pending)"
+        f"{len(axes.seeds)} seeds → {len(jobs)} jobs{sliced} ({len(finished)} finished, "
+        f"{len(jobs) - len(finished)} pending)"
     )
+    _pretrained_note(jobs, settings)
     return 0
+
+
+def _pretrained_note(jobs: list, settings) -> None:
+    """Which ImageNet weights files the pretrained jobs need, and whether they are there."""
+    from bench.models.pretrained import weights_file
+
+    backbones = dict.fromkeys(j.backbone for j in jobs if j.recipe.pretrained)
+    for backbone in backbones:
+        path = weights_file(backbone, settings.weights_dir)
+        state = (
+            "[green]found[/]" if path.is_file() else "[yellow]missing[/] (bench run names where to get it)"
+        )
+        out.print(f"pretrained {backbone}: {escape(str(path))} {state}")

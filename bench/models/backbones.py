@@ -8,6 +8,8 @@ the state-dict keys stay timm's (= torchvision's), which keeps checkpoint import
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import timm
 from timm.models.resnet import BasicBlock, ResNet
 from torch import nn
@@ -96,17 +98,18 @@ def build_backbone(
     num_classes: int,
     image_size: int,
     stem: str = "auto",
-    pretrained: bool = False,
+    pretrained: Path | None = None,
     drop_path: float = 0.0,
 ) -> nn.Module:
-    """The classifier network for a job (randomly initialised from the current torch seed)."""
-    if pretrained:
-        raise BenchError(
-            f"{name}: pretrained weights are not available in this version of the harness; "
-            "set recipe.pretrained: false"
-        )
+    """The classifier network for a job, randomly initialised from the current torch seed; with
+    `pretrained` (a weights file, see bench/models/pretrained.py) all but its classifier loaded from it."""
     factory = registry.get("backbones", name).load()
-    return factory(num_classes, uses_cifar_stem(stem, image_size), drop_path)
+    model = factory(num_classes, uses_cifar_stem(stem, image_size), drop_path)
+    if pretrained is not None:
+        from bench.models import pretrained as weights
+
+        weights.load(model, pretrained, name)
+    return model
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -179,6 +179,27 @@ def load_into(model: nn.Module, weights: Mapping[str, torch.Tensor], where: str)
             f"OpenMixup); {type(model).__name__} uses mmcls names that need a mapping table, not written yet"
         )
     expected = model.state_dict()
+    lines = mismatch(expected, weights)
+    if lines:
+        reshaped = {k for k, v in weights.items() if k in expected and v.shape != expected[k].shape}
+        if "conv1.weight" in reshaped:
+            lines.append(
+                "hint: conv1 differs: the checkpoint has the other stem (try --stem cifar or --stem imagenet)"
+            )
+        if "fc.weight" in reshaped:
+            lines.append("hint: the classifier has another number of classes: is it the right --dataset?")
+        raise CheckpointError(
+            "\n  ".join([f"{where}: the checkpoint's keys do not match the model's", *lines])
+        )
+    missing_counters = {k: expected[k] for k in expected if k not in weights}
+    model.load_state_dict({**weights, **missing_counters}, strict=True)
+
+
+def mismatch(
+    expected: Mapping[str, torch.Tensor], weights: Mapping[str, torch.Tensor], what: str = "checkpoint"
+) -> list[str]:
+    """The missing, extra and mis-shaped keys of `weights` (from a `what`) against a model's state
+    dict, one line per kind (first few names and the count); [] when they fit."""
     # BatchNorm's step counter does not change what the network computes; old files may lack it.
     missing = [k for k in expected if k not in weights and not k.endswith("num_batches_tracked")]
     extra = [k for k in weights if k not in expected]
@@ -187,22 +208,11 @@ def load_into(model: nn.Module, weights: Mapping[str, torch.Tensor], where: str)
         for k, v in weights.items()
         if k in expected and v.shape != expected[k].shape
     ]
-    if missing or extra or shapes:
-        lines = [f"{where}: the checkpoint's keys do not match the model's"]
-        if missing:
-            lines.append(f"  missing from the checkpoint ({len(missing)}): {_names(missing)}")
-        if extra:
-            lines.append(f"  extra in the checkpoint ({len(extra)}): {_names(extra)}")
-        if shapes:
-            lines.append(f"  different shapes ({len(shapes)}): {_names(shapes)}")
-        hints = []
-        if any(s.startswith("conv1.weight") for s in shapes):
-            hints.append(
-                "conv1 differs: the checkpoint has the other stem (try --stem cifar or --stem imagenet)"
-            )
-        if any(s.startswith("fc.weight") for s in shapes):
-            hints.append("the classifier has another number of classes: is it the right --dataset?")
-        lines += [f"  hint: {h}" for h in hints]
-        raise CheckpointError("\n".join(lines))
-    missing_counters = {k: expected[k] for k in expected if k not in weights}
-    model.load_state_dict({**weights, **missing_counters}, strict=True)
+    lines = []
+    if missing:
+        lines.append(f"missing from the {what} ({len(missing)}): {_names(missing)}")
+    if extra:
+        lines.append(f"extra in the {what} ({len(extra)}): {_names(extra)}")
+    if shapes:
+        lines.append(f"different shapes ({len(shapes)}): {_names(shapes)}")
+    return lines

@@ -96,8 +96,7 @@ def restore(run_dir: Path, device: torch.device | str = "cpu") -> Restored:
         job.backbone,
         num_classes=dataset.num_classes,
         image_size=recipe.image_size,
-        stem=recipe.stem,
-        pretrained=recipe.pretrained,
+        stem=recipe.stem,  # no pretrained weights: the checkpoint below replaces every weight
         drop_path=recipe.drop_path,
     )
     method_cls: type[Method] = registry.get("methods", job.method_name).load()

@@ -44,6 +44,7 @@ class Cell:
     errors: list[str] = field(default_factory=list)  # "seed N: message"
     missing: list[int] = field(default_factory=list)  # seeds not run yet
     published: list[Published] = field(default_factory=list)
+    partial_data: str = ""  # how the images the runs read fell short of the release ('' if they did not)
 
     @property
     def n(self) -> int:
@@ -81,6 +82,8 @@ class Cell:
             return "no published value"
         if not self.full_data:
             return "trained or tested on a subset of the data"
+        if self.partial_data:
+            return f"the data on disk is not the full release ({self.partial_data})"
         if pub.reducer != self.reducer:
             return f"reducer differs (ours {self.reducer}, published {pub.reducer})"
         if pub.network != self.network:
@@ -102,8 +105,9 @@ def resolve_network(job: Job) -> str:
 
 def _read_value(
     job: Job, run_dir: Path, network: str
-) -> tuple[float, str, list[tuple[int, float]]] | str | None:
-    """(value, network used, its (epoch, top-1) curve), an error message, or None if not finished."""
+) -> tuple[float, str, list[tuple[int, float]], str] | str | None:
+    """(value, network used, its (epoch, top-1) curve, data shortfall), an error message, or None
+    if not finished."""
     record = results.read_result(run_dir)
     if record is None or record.get("id") != job.id:
         return None
@@ -117,7 +121,22 @@ def _read_value(
     curve = [
         (int(row["epoch"]), row["test_top1"][used]) for row in history if used in row.get("test_top1", {})
     ]
-    return value, used, curve
+    return value, used, curve, shortfall(job, record.get("images") or {})
+
+
+def shortfall(job: Job, images: dict[str, int]) -> str:
+    """'' when a run read as many images as the full release gives at its fractions; else what it
+    read, e.g. '5,000 of 50,000 train images' (an incomplete copy of the release, or a stand-in)."""
+    sizes = registry.get("datasets", job.dataset).load().split_sizes
+    short = []
+    for split, fraction in (("train", job.recipe.train_fraction), ("test", job.recipe.test_fraction)):
+        read, full = images.get(split), sizes.get(split)
+        if read is None or not full:
+            continue
+        expected = max(1, int(full * fraction))  # as bench.data.base.subset_indices keeps
+        if read < expected:
+            short.append(f"{read:,} of {expected:,} {split} images")
+    return ", ".join(short)
 
 
 def collect(suite: Suite, settings: Settings) -> list[Cell]:
@@ -147,7 +166,8 @@ def collect(suite: Suite, settings: Settings) -> list[Cell]:
         elif isinstance(outcome, str):
             cell.errors.append(f"seed {job.seed}: {outcome}")
         else:
-            value, used, curve = outcome
+            value, used, curve, short = outcome
+            cell.partial_data = cell.partial_data or short
             cell.values.append(value)
             cell.networks_used.append(used)
             cell.curves.append(curve)

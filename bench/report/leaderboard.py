@@ -260,6 +260,19 @@ def markdown(cells: list[Cell], *, title: str, seeds: int, source_note: str) -> 
             "published values, so no Δ is given.",
             "",
         ]
+    partial = dict.fromkeys(
+        (short_name((c.dataset, c.backbone, c.epochs)), c.partial_data) for c in cells if c.partial_data
+    )
+    if partial:
+        lines += [
+            "> **Not the full dataset**: the runs read fewer images than the full release gives"
+            + (" at this scale" if scales else "")
+            + ": "
+            + "; ".join(f"{text} ({column})" for column, text in partial)
+            + ". The data on disk is an incomplete copy of the release, or a stand-in for it: these "
+            "numbers say nothing about the published dataset and are never compared with it.",
+            "",
+        ]
     if source_note:
         lines += [source_note, ""]
     lines += [
@@ -333,6 +346,7 @@ CSV_FIELDS = [
     "published_versus",
     "ci_low",
     "ci_high",
+    "data_shortfall",
 ]
 
 
@@ -363,6 +377,7 @@ def _cell_row(c: Cell) -> dict[str, object]:
         "delta": f"{c.delta:.4f}" if c.delta is not None and not reason else "",
         "comparable": reason is None,
         "reason": reason or "",
+        "data_shortfall": c.partial_data,
     }
 
 

@@ -6,6 +6,11 @@ notes with verification tags such as [VERIFIED-2src] or [CONFLICT]) plus `reduce
 aliases in the registry, so "ResNeXt-50(32x4d)" and "ResNeXt-50" both find `resnext50_32x4d`.
 A method the registry does not know (SAMix, say) is kept under its normalised published name, so
 `bench evaluate` can still compare a released checkpoint of it with its published value.
+
+Rows measured under another training recipe for the same (dataset, backbone, budget) are left out:
+OpenMixup's ImageNet page lists ResNet-50 at 100 epochs under both the PyTorch-style recipe (SGD,
+224 px, the one the papers' tables use) and timm's RSB A3 recipe (LAMB, BCE, 160 px), and the latter
+would otherwise read as a conflicting published value for every PyTorch-style cell.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from bench import registry
 
 # Where two sources disagree, the first file in this order is the primary value; the rest are shown too.
 FILE_PRIORITY = ("adautomix_published.csv", "openmixup_benchmarks.csv")
+# Recipes the harness does not train, as the sources' notes name them (see the module docstring).
+OTHER_RECIPES = re.compile(r"timm RSB A[23] setting")
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,8 @@ def load(folder: Path) -> dict[tuple[str, str, str, int], list[Published]]:
                 if (
                     not metric.startswith("top1") or metric == "top1_online_q"
                 ):  # clean top-1 of the reported network
+                    continue
+                if OTHER_RECIPES.search(row.get("notes", "")):
                     continue
                 try:
                     value, epochs = float(row["value"]), int(row.get("epochs") or 0)
