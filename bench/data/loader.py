@@ -17,6 +17,7 @@ import torch
 
 from bench.data.base import ImageSet
 from bench.data.transforms import Transform
+from bench.runtime import to_device
 
 PREPARE_CHUNK = 1024  # images resized at a time when a split is prepared at load
 
@@ -92,5 +93,5 @@ class InMemoryLoader:
         for idx, params in plan(
             len(self.labels), self.batch_size, self.train, self.transform, self.generator
         ):
-            idx = idx.to(self.labels.device)
+            idx = to_device(idx, self.labels.device)
             yield self.normalize(self.transform.augment(self.images[idx], params)), self.labels[idx]
