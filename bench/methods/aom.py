@@ -151,7 +151,7 @@ class AOM(Method):
         """Sample pairs and ratios, then run the PGD inner loop on (lambda, delta)."""
         p, gen = self.p, self.ctx.generator
         batch = images.shape[0]
-        perm = sampling.permutation(batch, gen, images.device)
+        perm = self.permutation(images)
         lam = to_device(sampling.beta(p.alpha, gen, batch), images.device)
         lam0 = lam.clone()
         std, lowest, highest = self._pixel_scale(images)

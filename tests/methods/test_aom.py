@@ -139,3 +139,29 @@ method_params:
     )
     with pytest.raises(ConfigError, match=r"params of aom.*step_size must be in \(0, eps=0.01\]"):
         suite_mod.load(path)
+
+
+def test_the_aom_suite_expands_to_its_variants_with_their_params() -> None:
+    from pathlib import Path
+
+    from bench import suite
+
+    loaded = suite.load(Path(__file__).parents[2] / "suites" / "aom_cifar.yaml")
+    jobs = suite.expand(loaded)
+    assert len(jobs) == 7 * 2 * 3  # methods (4 AOM variants) x CIFAR-10/100 x seeds
+    by_label = {job.method: job for job in jobs if job.dataset == "cifar100" and job.seed == 0}
+    assert {label: job.method_name for label, job in by_label.items() if job.method_name == "aom"} == {
+        "aom": "aom",
+        "aom-geometric": "aom",
+        "aom-lambda-only": "aom",
+        "aom-pixels-only": "aom",
+    }
+    assert by_label["aom-geometric"].params["label"] == "geometric"
+    assert by_label["aom-lambda-only"].params["perturb_pixels"] is False
+    assert by_label["aom-pixels-only"].params["optimize_lambda"] is False
+    assert by_label["aom"].params["eps"] == pytest.approx(8 / 255, abs=1e-6)
+    assert (
+        by_label["adautomix"].recipe.schedule.min_lr == 0.05 and by_label["aom"].recipe.schedule.min_lr == 0
+    )
+    robustness = loaded.data.robustness
+    assert robustness is not None and robustness.evaluators == ["fgsm", "pgd", "autoattack"]
