@@ -98,7 +98,7 @@ def compile_model(model: nn.Module, warn: Callable[[str], None]) -> bool:
     try:
         compiled = torch.compile(model._call_impl)
     except Exception as exc:  # unsupported platform or Python version
-        warn(f"torch.compile is unavailable ({type(exc).__name__}: {_first_line(exc)}); running eagerly")
+        warn(f"torch.compile is unavailable ({_reason(exc)}); running eagerly")
         return False
     import torch._functorch.config as functorch_config
 
@@ -114,16 +114,28 @@ def compile_model(model: nn.Module, warn: Callable[[str], None]) -> bool:
             if not type(exc).__module__.startswith(_COMPILER_MODULES):
                 raise
             model._compiled_call_impl = None  # nn.Module's hook for compiled forwards
-            warn(f"torch.compile failed ({type(exc).__name__}: {_first_line(exc)}); running eagerly")
+            warn(f"torch.compile failed ({_reason(exc)}); running eagerly")
             return model._call_impl(*args, **kwargs)
 
     model._compiled_call_impl = guarded
     return True
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else "no message"
+def _reason(exc: BaseException) -> str:
+    """`Type: first line`, and the same of the root cause when torch wrapped one."""
+
+    def line(e: BaseException) -> str:
+        text = str(e).strip()
+        return f"{type(e).__name__}: {text.splitlines()[0] if text else 'no message'}"
+
+    root, seen = exc, {id(exc)}
+    while True:  # dynamo keeps the backend's exception in `inner_exception`
+        inner = getattr(root, "inner_exception", None) or root.__cause__ or root.__context__
+        if not isinstance(inner, BaseException) or id(inner) in seen:
+            break
+        root = inner
+        seen.add(id(root))
+    return line(exc) if root is exc else f"{line(exc)} {line(root)}"
 
 
 @functools.cache
@@ -172,6 +184,12 @@ def versions(rt: Runtime) -> dict[str, Any]:
         "device": rt.describe(),
         "torch_threads": torch.get_num_threads(),
     }
+
+
+def cpu_job_threads(run: RunSettings) -> int:
+    """The torch threads each job gets on a machine without GPUs: `threads_per_job`, or the
+    cores shared among the local executor's `cpu_workers` slots."""
+    return run.threads_per_job or max(1, (os.cpu_count() or 1) // run.cpu_workers)
 
 
 def usable_cores() -> int:

@@ -24,7 +24,7 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -101,6 +101,12 @@ def rounds(
     return {k: v for k, v in times.items() if k not in errors}, errors
 
 
+def epochs(loader: Iterable[T]) -> Iterator[T]:
+    """The loader's items, epoch after epoch, without end."""
+    while True:
+        yield from loader
+
+
 def block_rates(
     batches: Iterator[tuple[torch.Tensor, torch.Tensor]],
     device: torch.device,
@@ -131,7 +137,10 @@ def block_rates(
 
 
 def peak_memory(fn: Callable[[], Any], device: torch.device) -> int:
-    """Bytes of tensor memory `fn` holds at its peak beyond what was allocated when it began."""
+    """Bytes of tensor memory `fn` holds at its peak beyond what was allocated when it began.
+
+    On the CPU, frees of tensors allocated before the call are invisible to the profiler, so
+    callers free what a call would free (gradients) before it."""
     if device.type == "cuda":
         synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
@@ -139,7 +148,8 @@ def peak_memory(fn: Callable[[], Any], device: torch.device) -> int:
         fn()
         synchronize(device)
         return torch.cuda.max_memory_allocated(device) - before
-    with quiet_profiler(profile_memory=True) as prof:
+    # The profiler warns (natively) about each free of a block allocated before it started.
+    with _native_stderr_silenced(), quiet_profiler(profile_memory=True) as prof:
         fn()
     events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
     held = peak = 0
