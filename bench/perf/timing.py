@@ -107,6 +107,14 @@ def epochs(loader: Iterable[T]) -> Iterator[T]:
         yield from loader
 
 
+def repeated(fn: Callable[[], Any], device: torch.device, warmup: int, repeats: int) -> Summary:
+    """Seconds per call of `fn`: `repeats` timed calls after `warmup` untimed ones."""
+    times, errors = rounds({"fn": fn}, device, warmup, repeats)
+    if errors:
+        raise errors["fn"]
+    return Summary.of(times["fn"])
+
+
 def block_rates(
     batches: Iterator[tuple[torch.Tensor, torch.Tensor]],
     device: torch.device,
