@@ -207,8 +207,8 @@ class Trainer:
     """One training step and one epoch of them, as every job runs them (and `bench perf` times).
 
     The step's parts run in profiler ranges named `step:data`, `step:forward` (the method's
-    loss: mixing and the model's forward), `step:backward`, `step:optimizer` (lr, clipping,
-    update, `after_step`) and `step:logging`, so `torch.profiler` splits a step the same way
+    loss: mixing and the model's forward), `step:backward`, `step:optimizer` (lr, zeroing the
+    gradients, clipping, update, `after_step`) and `step:logging`, so `torch.profiler` splits a step the same way
     everywhere. Losses and logs are summed on the device; the host reads them only every
     `rt.sync_every` steps (the finite-loss check) and at the end of an epoch, so on a GPU the
     host queues steps ahead of the device instead of waiting for each one.
@@ -238,7 +238,8 @@ class Trainer:
             self.lr = set_learning_rates(self.optimizer, self.recipe, index, self.steps_per_epoch)
         with record_function("step:forward"), self.rt.autocast():
             loss, logs = self.train_step(images, labels)
-        self.optimizer.zero_grad(set_to_none=True)
+        with record_function("step:optimizer"):  # after the loss, which may leave gradients behind
+            self.optimizer.zero_grad(set_to_none=True)
         with record_function("step:backward"):
             loss.backward()
         with record_function("step:optimizer"):

@@ -15,7 +15,7 @@ from rich.markup import escape
 from bench.commands.common import err, load_settings, out
 from bench.errors import BenchError
 
-DEFAULTS = {"backbone": "resnet18", "dataset": "synthetic", "image_size": 32, "batch_size": 64}
+DEFAULTS = {"backbone": "resnet18", "dataset": "synthetic", "image_size": 32, "batch_size": 16}
 DATA_BLOCKS = (5, 10, 5)  # data path: warm-up batches, batches per block, blocks
 EVAL_BATCHES, EVAL_WARMUP = 8, 1  # evaluation: batches per pass, untimed passes (then --steps timed)
 BREAKDOWN_STEPS = (5, 30)  # the vanilla step's breakdown: warm-up steps, profiled steps
