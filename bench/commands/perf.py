@@ -56,6 +56,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="torch CPU threads (default on a CPU: what each job of the local executor gets here, "
         "threads_per_job or the cores over cpu_workers; on a GPU: torch's default)",
     )
+    cmd.add_argument(
+        "--clock",
+        choices=["wall", "process"],
+        default="wall",
+        help="wall time (default), or on a CPU shared with other work this process's CPU time",
+    )
     cmd.add_argument("--steps", type=int, default=3, help="timed steps per method (default: %(default)s)")
     cmd.add_argument(
         "--warmup", type=int, default=1, help="untimed steps per method first (default: %(default)s)"
@@ -101,6 +107,8 @@ def run(args: argparse.Namespace) -> int:
         DEFAULTS["image_size"] if spec.name == DEFAULTS["dataset"] else spec.image_size
     )
     rt = runtime.resolve(settings.run)
+    if args.clock == "process" and rt.device.type != "cpu":
+        raise BenchError("--clock process counts this process's CPU time: use it with --device cpu")
     if args.threads or rt.device.type == "cpu":
         torch.set_num_threads(args.threads or runtime.cpu_job_threads(settings.run))
 
@@ -120,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
         rt,
         steps_per_epoch=len(train),
         warn=lambda message: err.print(f"[yellow]warning[/] {escape(message)}"),
+        clock=args.clock,
     )
     load_before = timing.loadavg()
     out.print(
@@ -127,9 +136,9 @@ def run(args: argparse.Namespace) -> int:
         f"batch {args.batch_size}, {escape(rt.describe())}; {args.warmup} warm-up + {args.steps} timed steps each"
     )
     rows = steps.measure(methods, setup, args.warmup, args.steps)
-    data = throughput.data_path(train, rt.device, *DATA_BLOCKS)
+    data = throughput.data_path(train, rt.device, *DATA_BLOCKS, clock=args.clock)
     model = _eval_model(setup)
-    evaluation = throughput.evaluation(model, test, rt, EVAL_BATCHES, EVAL_WARMUP, args.steps)
+    evaluation = throughput.evaluation(model, test, rt, EVAL_BATCHES, EVAL_WARMUP, args.steps, args.clock)
     split = breakdown.vanilla_step(settings, rt, *BREAKDOWN_STEPS) if rt.device.type == "cpu" else None
     conditions = {
         "device": rt.device.type,
@@ -141,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
         "precision": "bf16 autocast" if rt.bf16 else "fp32",
         "channels_last": rt.channels_last,
         "compile": rt.compile,
+        "clock": args.clock,
         "warmup": args.warmup,
         "steps": args.steps,
         "loadavg_before": load_before,
@@ -160,6 +170,8 @@ def run(args: argparse.Namespace) -> int:
     chosen = (args.backbone, spec.name, image_size, args.batch_size)
     if chosen != tuple(DEFAULTS.values()):
         stem += f"-{args.backbone}-{spec.name}-{image_size}px-b{args.batch_size}"
+    if args.clock != "wall":
+        stem += f"-{args.clock}-clock"
     folder = Path(args.out) if args.out else settings.reports_dir
     md, csv_path = report.write(perf, folder, stem)
     _summary(perf)

@@ -52,6 +52,7 @@ CONDITION_COLUMNS = (
     "precision",
     "channels_last",
     "compile",
+    "clock",
     "warmup",
     "steps",
     "loadavg_before",
@@ -99,6 +100,16 @@ def target_text(row: steps.MethodRow) -> str:
     return "—" if row.target is None else f"≤ {row.target:.2f}"
 
 
+def _clock(c: dict[str, Any]) -> str:
+    if c["device"] == "cuda":
+        return "CUDA events, elapsed device time"
+    if c["clock"] == "process":
+        return (
+            "time.process_time: this process's CPU time, not the wall time (for a CPU shared with other work)"
+        )
+    return "time.perf_counter, wall time"
+
+
 def markdown(perf: Perf) -> str:
     c, hw = perf.conditions, perf.hardware
     device = hw.get("gpu", hw["cpu"])
@@ -118,7 +129,7 @@ def markdown(perf: Perf) -> str:
         f"{'torch.compile' if c['compile'] else 'eager'}",
         f"- **Timing**: per method {c['warmup']} warm-up + {c['steps']} timed steps, all methods interleaved "
         f"round by round; median (and interquartile range) of the timed steps. Timings exclude warm-up and "
-        f"compilation. {'CUDA events' if c['device'] == 'cuda' else 'time.perf_counter'}, wall clock.",
+        f"compilation. {_clock(c)}.",
         f"- **Load average** (1, 5, 15 min): {c['loadavg_before']} before, {c['loadavg_after']} after",
         "",
         "A step is what the training loop runs per batch (`Trainer.step`: the method's loss, backward, "

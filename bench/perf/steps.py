@@ -103,6 +103,7 @@ class Setup:
     steps_per_epoch: int
     seed: int = 0
     warn: Callable[[str], None] = print  # where torch.compile's fallback warnings go
+    clock: timing.Clock = "wall"
 
 
 @dataclass
@@ -224,7 +225,7 @@ def measure(names: list[str], setup: Setup, warmup: int, steps: int, memory: boo
             continue
         runners[name] = runner
 
-    times, errors = timing.rounds(items, setup.rt.device, warmup, steps)
+    times, errors = timing.rounds(items, setup.rt.device, warmup, steps, setup.clock)
     for (name, _), exc in errors.items():
         if rows[name].status == "ok":
             _failed(rows[name], exc)

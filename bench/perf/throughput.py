@@ -21,13 +21,22 @@ from bench.perf import timing
 from bench.runtime import Runtime
 
 
-def data_path(loader: Iterable, device: torch.device, warmup: int, count: int, blocks: int) -> timing.Summary:
+def data_path(
+    loader: Iterable, device: torch.device, warmup: int, count: int, blocks: int, clock: timing.Clock = "wall"
+) -> timing.Summary:
     """Images per second the loader delivers (median over `blocks` blocks of `count` batches)."""
-    return timing.Summary.of(timing.block_rates(timing.epochs(loader), device, warmup, count, blocks))
+    batches = timing.epochs(loader)
+    return timing.Summary.of(timing.block_rates(batches, device, warmup, count, blocks, clock=clock))
 
 
 def evaluation(
-    model: nn.Module, loader: Iterable, rt: Runtime, batches: int, warmup: int, repeats: int
+    model: nn.Module,
+    loader: Iterable,
+    rt: Runtime,
+    batches: int,
+    warmup: int,
+    repeats: int,
+    clock: timing.Clock = "wall",
 ) -> timing.Summary:
     """Images per second of `top1` over the first `batches` batches of `loader`."""
     counted: list[int] = []
@@ -43,7 +52,7 @@ def evaluation(
     rates = []
     for r in range(warmup + repeats):
         counted.clear()
-        elapsed = timing.seconds(one_pass, rt.device)
+        elapsed = timing.seconds(one_pass, rt.device, clock)
         if r >= warmup:
             rates.append(sum(counted) / elapsed)
     return timing.Summary.of(rates)

@@ -8,6 +8,9 @@
   biasing their ratios.
 * A repeat is timed by CUDA events recorded around it on a GPU (then synchronised: the
   elapsed device time, including any gap the host leaves), by `time.perf_counter` on the CPU.
+  On a CPU shared with other work, `clock="process"` counts this process's CPU time instead
+  (`time.process_time`), which waiting for the cores does not inflate; best with one thread, and
+  always labelled, since it is not the wall time a user waits.
 * Peak memory of a call is the most tensor memory it holds beyond what was allocated when it
   began: `torch.cuda.max_memory_allocated` on a GPU; on the CPU the same quantity from the torch
   profiler's allocation events (tensor memory only; the process's resident set size would blur
@@ -27,7 +30,7 @@ import time
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import torch
 
@@ -56,8 +59,14 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def timed(fn: Callable[[], T], device: torch.device) -> tuple[float, T]:
-    """(seconds, result) of one call of `fn` on `device`: CUDA events on a GPU, perf_counter on the CPU."""
+Clock = Literal["wall", "process"]
+
+
+def timed(fn: Callable[[], T], device: torch.device, clock: Clock = "wall") -> tuple[float, T]:
+    """(seconds, result) of one call of `fn` on `device`: CUDA events on a GPU, perf_counter (or
+    process_time) on the CPU."""
+    if clock not in ("wall", "process") or (clock == "process" and device.type != "cpu"):
+        raise ValueError(f"clock must be 'wall', or 'process' on the CPU; got {clock!r} on {device.type}")
     if device.type == "cuda":
         synchronize(device)
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
@@ -66,17 +75,18 @@ def timed(fn: Callable[[], T], device: torch.device) -> tuple[float, T]:
         end.record()
         end.synchronize()
         return start.elapsed_time(end) / 1000, result
-    tic = time.perf_counter()
+    now = time.perf_counter if clock == "wall" else time.process_time
+    tic = now()
     result = fn()
-    return time.perf_counter() - tic, result
+    return now() - tic, result
 
 
-def seconds(fn: Callable[[], Any], device: torch.device) -> float:
-    return timed(fn, device)[0]
+def seconds(fn: Callable[[], Any], device: torch.device, clock: Clock = "wall") -> float:
+    return timed(fn, device, clock)[0]
 
 
 def rounds(
-    items: dict[K, Callable[[], Any]], device: torch.device, warmup: int, repeats: int
+    items: dict[K, Callable[[], Any]], device: torch.device, warmup: int, repeats: int, clock: Clock = "wall"
 ) -> tuple[dict[K, list[float]], dict[K, BaseException]]:
     """`warmup` untimed then `repeats` timed rounds of one call of every item, in rotated order.
 
@@ -92,7 +102,7 @@ def rounds(
             if key in errors:
                 continue
             try:
-                elapsed = seconds(items[key], device)
+                elapsed = seconds(items[key], device, clock)
             except Exception as exc:
                 errors[key] = exc
                 continue
@@ -107,9 +117,11 @@ def epochs(loader: Iterable[T]) -> Iterator[T]:
         yield from loader
 
 
-def repeated(fn: Callable[[], Any], device: torch.device, warmup: int, repeats: int) -> Summary:
+def repeated(
+    fn: Callable[[], Any], device: torch.device, warmup: int, repeats: int, clock: Clock = "wall"
+) -> Summary:
     """Seconds per call of `fn`: `repeats` timed calls after `warmup` untimed ones."""
-    times, errors = rounds({"fn": fn}, device, warmup, repeats)
+    times, errors = rounds({"fn": fn}, device, warmup, repeats, clock)
     if errors:
         raise errors["fn"]
     return Summary.of(times["fn"])
@@ -122,6 +134,7 @@ def block_rates(
     count: int,
     blocks: int,
     consume: Callable[[torch.Tensor, torch.Tensor], Any] | None = None,
+    clock: Clock = "wall",
 ) -> list[float]:
     """Images per second of each of `blocks` blocks of `count` batches, after `warmup` batches.
 
@@ -139,7 +152,7 @@ def block_rates(
     run(warmup)
     rates = []
     for _ in range(blocks):
-        elapsed, images = timed(lambda: run(count), device)
+        elapsed, images = timed(lambda: run(count), device, clock)
         rates.append(images / elapsed)
     return rates
 
