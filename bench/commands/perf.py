@@ -16,7 +16,7 @@ from bench.commands.common import err, load_settings, out
 from bench.errors import BenchError
 
 DEFAULTS = {"backbone": "resnet18", "dataset": "synthetic", "image_size": 32, "batch_size": 16}
-DATA_BLOCKS = (5, 10, 5)  # data path: warm-up batches, batches per block, blocks
+DATA_BLOCKS = (5, 4096, 5)  # data path: warm-up batches, images per block (whole batches), blocks
 EVAL_BATCHES, EVAL_WARMUP = 8, 1  # evaluation: batches per pass, untimed passes (then --steps timed)
 BREAKDOWN_STEPS = (5, 30)  # the vanilla step's breakdown: warm-up steps, profiled steps
 
@@ -136,7 +136,9 @@ def run(args: argparse.Namespace) -> int:
         f"batch {args.batch_size}, {escape(rt.describe())}; {args.warmup} warm-up + {args.steps} timed steps each"
     )
     rows = steps.measure(methods, setup, args.warmup, args.steps)
-    data = throughput.data_path(train, rt.device, *DATA_BLOCKS, clock=args.clock)
+    warm, block_images, blocks = DATA_BLOCKS
+    data_batches = (warm, max(1, -(-block_images // args.batch_size)), blocks)
+    data = throughput.data_path(train, rt.device, *data_batches, clock=args.clock)
     model = _eval_model(setup)
     evaluation = throughput.evaluation(model, test, rt, EVAL_BATCHES, EVAL_WARMUP, args.steps, args.clock)
     split = breakdown.vanilla_step(settings, rt, *BREAKDOWN_STEPS) if rt.device.type == "cpu" else None
@@ -161,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
         timing.hardware(rt.device),
         rows,
         data,
-        DATA_BLOCKS,
+        data_batches,
         evaluation,
         (EVAL_BATCHES, EVAL_WARMUP, args.steps),
         split,

@@ -48,6 +48,7 @@ class Breakdown:
     total: float  # wall seconds of the profiled steps
     plain: float  # wall seconds of as many steps without the profiler
     steps: int
+    threads: int  # torch threads
 
     def share(self, *names: str) -> float:
         return sum(self.seconds[n] for n in names) / self.total
@@ -90,4 +91,4 @@ def vanilla_step(settings: Settings, rt: Runtime, warmup: int = 5, count: int = 
         if event.name.startswith("step:") and name in seconds:
             seconds[name] += event.time_range.elapsed_us() / 1e6
     seconds["other"] = total - sum(seconds.values())
-    return Breakdown(seconds, total, plain, count)
+    return Breakdown(seconds, total, plain, count, torch.get_num_threads())

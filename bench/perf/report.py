@@ -100,6 +100,10 @@ def target_text(row: steps.MethodRow) -> str:
     return "—" if row.target is None else f"≤ {row.target:.2f}"
 
 
+def _threads(n: int) -> str:
+    return f"{n} torch thread{'s' if n != 1 else ''}"
+
+
 def _clock(c: dict[str, Any]) -> str:
     if c["device"] == "cuda":
         return "CUDA events, elapsed device time"
@@ -122,7 +126,8 @@ def markdown(perf: Perf) -> str:
         "",
         f"- **Hardware**: {device}"
         + (f" (host: {hw['cpu']})" if "gpu" in hw else "")
-        + f"; {hw['logical_cores']} logical cores, {hw['usable_cores']} usable, {hw['torch_threads']} torch threads",
+        + f"; {hw['logical_cores']} logical cores, {hw['usable_cores']} usable; {_threads(hw['torch_threads'])}"
+        + (" (as each job of the local executor gets here)" if c["device"] == "cpu" else ""),
         f"- **Software**: torch {hw['torch']}, Python {hw['python']}",
         f"- **Network and data**: {c['backbone']} on {c['dataset']} at {c['image_size']} px, batch {c['batch_size']}; "
         f"{c['precision']}, {'channels_last' if c['channels_last'] else 'contiguous'}, "
@@ -175,7 +180,7 @@ def markdown(perf: Perf) -> str:
         f"- **Data path** (the training loader: in-memory augmented batches on the {c['device']}): "
         f"**{perf.data.median:,.0f} images/s** (IQR {perf.data.iqr:,.0f}; median of {blocks} blocks of "
         f"{count} batches after {warm} untimed)",
-        f"- **Evaluation** (inference: top-1 over the test split, eval mode, no gradients): "
+        f"- **Evaluation** (inference: top-1 over the first batches of the test split, eval mode, no gradients): "
         f"**{perf.evaluation.median:,.0f} images/s** (IQR {perf.evaluation.iqr:,.0f}; {eval_passes} timed "
         f"passes over {eval_batches} batches after {eval_warm} untimed)",
     ]
@@ -197,11 +202,11 @@ def markdown(perf: Perf) -> str:
             f"forward+backward share of a vanilla step: **{100 * share:.1f}%** ({meets} the target of "
             f"{100 * FWD_BWD_TARGET:.0f}%)",
             "",
-            f"{smoke}; the training loop (`Trainer.epoch`) with its own loader, {b.steps} steps after "
-            f"warm-up, under the torch profiler: {parts}. Forward is the method's loss (the model's forward "
-            f"and the cross-entropy); optimizer includes the learning-rate schedule; other is the loop and "
-            f"the profiler's bookkeeping. The steps took {b.total:.2f} s under the profiler and "
-            f"{b.plain:.2f} s without it.",
+            f"{smoke}, {_threads(b.threads)}; the training loop (`Trainer.epoch`) with its own loader, "
+            f"{b.steps} steps after warm-up, under the torch profiler: {parts}. Forward is the method's loss "
+            f"(the model's forward and the cross-entropy); optimizer is the learning-rate schedule, zeroing "
+            f"the gradients and the update; other is the loop itself and the profiler's bookkeeping. The "
+            f"steps took {b.total:.2f} s under the profiler and {b.plain:.2f} s without it.",
         ]
     return "\n".join(lines) + "\n"
 

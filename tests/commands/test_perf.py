@@ -22,7 +22,7 @@ STEM = f"perf-cpu-{torch.__version__}-tiny_resnet-synthetic-16px-b16"
 @pytest.fixture
 def quick(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fewer batches for the data path, evaluation and the breakdown than a real run takes."""
-    monkeypatch.setattr(perf_command, "DATA_BLOCKS", (1, 2, 2))
+    monkeypatch.setattr(perf_command, "DATA_BLOCKS", (1, 32, 2))
     monkeypatch.setattr(perf_command, "EVAL_BATCHES", 2)
     monkeypatch.setattr(perf_command, "BREAKDOWN_STEPS", (1, 3))
 
@@ -91,7 +91,7 @@ def test_report_has_a_row_per_method_and_every_figure(project: Path, quick: None
     assert "forward+backward share of a vanilla step: **" in md
     for condition in (
         "logical cores",
-        "torch threads",
+        "torch thread",
         "tiny_resnet on synthetic at 16 px, batch 16",
         "Load average",
     ):
@@ -110,7 +110,7 @@ def test_every_registered_method_by_default_and_the_learned_mixers_passes(monkey
         return real(["automix"], setup, warmup, count, memory=False)
 
     monkeypatch.setattr(steps, "measure", measure)
-    monkeypatch.setattr(perf_command, "DATA_BLOCKS", (0, 1, 1))
+    monkeypatch.setattr(perf_command, "DATA_BLOCKS", (0, 16, 1))
     monkeypatch.setattr(perf_command, "EVAL_BATCHES", 1)
     monkeypatch.setattr(perf_command, "BREAKDOWN_STEPS", (0, 1))
     assert perf(project, "--warmup", "0", "--steps", "1") == 0
