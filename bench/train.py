@@ -208,10 +208,10 @@ class Trainer:
 
     The step's parts run in profiler ranges named `step:data`, `step:forward` (the method's
     loss: mixing and the model's forward), `step:backward`, `step:optimizer` (lr, zeroing the
-    gradients, clipping, update, `after_step`) and `step:logging`, so `torch.profiler` splits a step the same way
-    everywhere. Losses and logs are summed on the device; the host reads them only every
-    `rt.sync_every` steps (the finite-loss check) and at the end of an epoch, so on a GPU the
-    host queues steps ahead of the device instead of waiting for each one.
+    gradients, clipping, update, `after_step`) and `step:logging`, so `torch.profiler` splits a
+    step the same way everywhere. Losses and logs are summed on the device; the host reads them
+    only every `rt.sync_every` steps (the finite-loss check) and at the end of an epoch, so on a
+    GPU the host queues steps ahead of the device instead of waiting for each one.
     """
 
     def __init__(
