@@ -1,8 +1,9 @@
 """`bench perf`: the cost of every method's training step, the data path and evaluation, here.
 
-Writes `reports/perf-<device>-<torch version>.md` and `.csv` (with a suffix naming the network,
-data, image size and batch when they are not the defaults, so that such runs never overwrite the
-reference report). How each figure is taken: `bench/perf/timing.py`.
+Writes `reports/perf-<device>-<torch version>.md` and `.csv`, with suffixes naming the network,
+data, image size and batch when they are not the defaults, and a set precision, compilation or
+the process clock, so that such runs never overwrite the reference report. How each figure is
+taken: `bench/perf/timing.py`.
 """
 
 from __future__ import annotations
@@ -172,6 +173,10 @@ def run(args: argparse.Namespace) -> int:
     chosen = (args.backbone, spec.name, image_size, args.batch_size)
     if chosen != tuple(DEFAULTS.values()):
         stem += f"-{args.backbone}-{spec.name}-{image_size}px-b{args.batch_size}"
+    if settings.run.precision != "auto":
+        stem += f"-{'bf16' if rt.bf16 else 'fp32'}"
+    if rt.compile:
+        stem += "-compile"
     if args.clock != "wall":
         stem += f"-{args.clock}-clock"
     folder = Path(args.out) if args.out else settings.reports_dir
