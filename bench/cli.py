@@ -25,6 +25,7 @@ COMMANDS = [
     "data",
     "robustness",
     "status",
+    "perf",
 ]
 
 

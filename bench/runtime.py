@@ -11,11 +11,13 @@ import functools
 import os
 import platform
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 import bench
 from bench.errors import BenchError
@@ -28,6 +30,7 @@ class Runtime:
     bf16: bool  # autocast to bfloat16 in the forward pass
     channels_last: bool
     sync_every: int  # steps between host synchronisations (finite-loss check, logging)
+    compile: bool = False  # torch.compile the model (see `compile_model`)
 
     def autocast(self) -> contextlib.AbstractContextManager:
         if self.bf16:
@@ -44,7 +47,8 @@ class Runtime:
             if self.device.type == "cuda"
             else platform.processor() or "cpu"
         )
-        return f"{self.device.type} ({name}), {'bf16 autocast' if self.bf16 else 'fp32'}"
+        compiled = ", torch.compile" if self.compile else ""
+        return f"{self.device.type} ({name}), {'bf16 autocast' if self.bf16 else 'fp32'}{compiled}"
 
 
 def resolve(run: RunSettings) -> Runtime:
@@ -57,7 +61,81 @@ def resolve(run: RunSettings) -> Runtime:
     device = torch.device("cuda" if cuda else "cpu")
     bf16 = run.precision == "bf16" or (run.precision == "auto" and cuda)
     channels_last = run.channels_last == "on" or (run.channels_last == "auto" and cuda)
-    return Runtime(device=device, bf16=bf16, channels_last=channels_last, sync_every=25 if cuda else 1)
+    return Runtime(
+        device=device,
+        bf16=bf16,
+        channels_last=channels_last,
+        sync_every=25 if cuda else 1,
+        compile=run.compile,
+    )
+
+
+def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """`tensor` (drawn on the host: indices, lambdas, masks) on `device`, without a host sync.
+
+    A plain `.to("cuda")` of a CPU tensor waits for the GPU to finish its queued work; with
+    `non_blocking=True` a copy from ordinary (pageable) host memory is staged at once and queued
+    behind that work instead, so the source may be freed or reused as soon as this returns. Only
+    pinned sources would need to stay untouched until the copy runs, and nothing here pins them.
+    """
+    return tensor.to(device, non_blocking=True)
+
+
+# torch.compile's own failures (tracing, graph lowering, the C++/Triton compiler) come from these.
+_COMPILER_MODULES = ("torch._dynamo", "torch._inductor", "torch._functorch")
+
+
+def compile_model(model: nn.Module, warn: Callable[[str], None]) -> bool:
+    """Compile `model`'s forward with torch.compile, in place; False if it runs eagerly instead.
+
+    In place (as `nn.Module.compile`), so parameter names, attributes, hooks and checkpoints stay
+    the eager model's and methods that call its submodules still can. torch compiles lazily, at
+    the first call in each mode (training, evaluation, a new batch shape); the backward is
+    compiled with its forward, so that a failure shows there. If torch.compile is unavailable, or
+    any compilation fails, `warn` says why, the failed call is run eagerly and so is every later
+    one: a job never fails because it asked for compilation.
+    """
+    try:
+        compiled = torch.compile(model._call_impl)
+    except Exception as exc:  # unsupported platform or Python version
+        warn(f"torch.compile is unavailable ({_reason(exc)}); running eagerly")
+        return False
+    import torch._functorch.config as functorch_config
+
+    if hasattr(
+        functorch_config, "force_non_lazy_backward_lowering"
+    ):  # process-wide; only compiled code reads it
+        functorch_config.force_non_lazy_backward_lowering = True
+
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return compiled(*args, **kwargs)
+        except Exception as exc:
+            if not type(exc).__module__.startswith(_COMPILER_MODULES):
+                raise
+            model._compiled_call_impl = None  # nn.Module's hook for compiled forwards
+            warn(f"torch.compile failed ({_reason(exc)}); running eagerly")
+            return model._call_impl(*args, **kwargs)
+
+    model._compiled_call_impl = guarded
+    return True
+
+
+def _reason(exc: BaseException) -> str:
+    """`Type: first line`, and the same of the root cause when torch wrapped one."""
+
+    def line(e: BaseException) -> str:
+        text = str(e).strip()
+        return f"{type(e).__name__}: {text.splitlines()[0] if text else 'no message'}"
+
+    root, seen = exc, {id(exc)}
+    while True:  # dynamo keeps the backend's exception in `inner_exception`
+        inner = getattr(root, "inner_exception", None) or root.__cause__ or root.__context__
+        if not isinstance(inner, BaseException) or id(inner) in seen:
+            break
+        root = inner
+        seen.add(id(root))
+    return line(exc) if root is exc else f"{line(exc)} {line(root)}"
 
 
 @functools.cache
@@ -106,6 +184,12 @@ def versions(rt: Runtime) -> dict[str, Any]:
         "device": rt.describe(),
         "torch_threads": torch.get_num_threads(),
     }
+
+
+def cpu_job_threads(run: RunSettings) -> int:
+    """The torch threads each job gets on a machine without GPUs: `threads_per_job`, or the
+    cores shared among the local executor's `cpu_workers` slots."""
+    return run.threads_per_job or max(1, (os.cpu_count() or 1) // run.cpu_workers)
 
 
 def usable_cores() -> int:

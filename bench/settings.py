@@ -47,6 +47,7 @@ class RunSettings:
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when available
     precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
     channels_last: Literal["auto", "on", "off"] = "auto"  # auto: on for CUDA
+    compile: bool = False  # torch.compile the model; falls back to eager with a warning if it fails
     cpu_workers: int = 2  # local executor slots when no GPU is visible
     jobs_per_gpu: int = 1  # local executor slots per visible GPU
     threads_per_job: int = 0  # torch CPU threads in each job; 0: cores / slots

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
+from torch.profiler import record_function
 
 from bench import distributed, registry, results, runtime
 from bench.data.base import DatasetSpec
@@ -23,6 +25,7 @@ from bench.errors import BenchError
 from bench.job import Job
 from bench.methods.base import Method, MethodContext
 from bench.optim import build_optimizer, set_learning_rates
+from bench.recipe import Recipe
 from bench.schema import build
 from bench.settings import Settings
 
@@ -149,13 +152,15 @@ def _train(
     method = method_cls(build(method_cls.Params, job.params), ctx).to(rt.device)
     method.setup(model)
     optimizer = build_optimizer(model, recipe, method.param_groups())
-    trainable = [p for group in optimizer.param_groups for p in group["params"]]
 
     history, start_epoch = _resume(
         run_dir, job, model, method, optimizer, data_gen, method_gen, log, owner=group.is_main
     )
+    if rt.compile:  # after setup (a teacher copied from the model stays eager) and the resume
+        runtime.compile_model(model, warn=lambda message: log(f"warning: {message}"))
     train_step = distributed.wrap(model, method, group, rt)  # DDP broadcasts rank 0's state here
     group.check_in_sync(train_step, start_epoch, when="when resuming")
+    trainer = Trainer(model, method, optimizer, train_step, recipe, rt, steps_per_epoch, group)
     log(
         f"{job.method} / {job.backbone} / {job.dataset} / seed {job.seed}: {sizes['train']} train, "
         f"{sizes['test']} test images, {steps_per_epoch} steps per epoch, {rt.describe()}"
@@ -167,31 +172,13 @@ def _train(
         tic = time.time()
         model.train()
         method.train()
-        loss_sum = torch.zeros((), device=rt.device)
-        log_sums: dict[str, torch.Tensor] = {}
-        for i, (images, labels) in enumerate(train_loader):
-            step = epoch * steps_per_epoch + i
-            lr = set_learning_rates(optimizer, recipe, step, steps_per_epoch)
-            with rt.autocast():
-                loss, logs = train_step(images, labels)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if recipe.grad_clip:
-                torch.nn.utils.clip_grad_norm_(trainable, recipe.grad_clip)
-            optimizer.step()
-            method.after_step(model)
-            loss_sum += loss.detach().float()
-            for key, value in logs.items():
-                log_sums[key] = (
-                    log_sums.get(key, 0.0) + torch.as_tensor(value, device=rt.device).detach().float()
-                )
-            if (i + 1) % rt.sync_every == 0 and not group.all_finite(loss_sum):
-                raise NonFiniteLoss(
-                    f"loss became {loss_sum.item()} in epoch {epoch + 1} by step {i + 1} (lr {lr:.4g}); "
-                    "lower the learning rate, or use precision = 'fp32' if bf16 overflowed"
-                )
+        loss_sum, log_sums = trainer.epoch(train_loader, epoch)
+        lr = trainer.lr
         loss_sum = group.mean(loss_sum)
-        log_sums = {key: group.mean(value) for key, value in log_sums.items()}
+        log_sums = {
+            key: group.mean(torch.as_tensor(value, dtype=torch.float32, device=rt.device))
+            for key, value in log_sums.items()
+        }
         if not torch.isfinite(loss_sum):
             raise NonFiniteLoss(f"loss became {loss_sum.item()} in epoch {epoch + 1} (lr {lr:.4g})")
         train_seconds = time.time() - tic
@@ -222,6 +209,86 @@ def _train(
             on_epoch(job, row)
 
     return {**summarize(history, method_cls, rt), **provenance}
+
+
+class Trainer:
+    """One training step and one epoch of them, as every job runs them (and `bench perf` times).
+
+    The step's parts run in profiler ranges named `step:data`, `step:forward` (the method's
+    loss: mixing and the model's forward), `step:backward`, `step:optimizer` (lr, zeroing the
+    gradients, clipping, update, `after_step`) and `step:logging`, so `torch.profiler` splits a
+    step the same way everywhere. Losses and logs are summed on the device; the host reads them
+    only every `rt.sync_every` steps (the finite-loss check) and at the end of an epoch, so on a
+    GPU the host queues steps ahead of the device instead of waiting for each one.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        method: Method,
+        optimizer: torch.optim.Optimizer,
+        train_step: nn.Module,
+        recipe: Recipe,
+        rt: runtime.Runtime,
+        steps_per_epoch: int,
+        group: distributed.Group = distributed.SINGLE,
+    ) -> None:
+        self.model, self.method, self.optimizer, self.train_step = model, method, optimizer, train_step
+        self.recipe, self.rt, self.steps_per_epoch, self.group = recipe, rt, steps_per_epoch, group
+        self.trainable = [p for g in optimizer.param_groups for p in g["params"]]
+        self.lr = optimizer.param_groups[0]["lr"]  # the backbone's lr at the last step
+
+    def step(
+        self, images: torch.Tensor, labels: torch.Tensor, index: int
+    ) -> tuple[torch.Tensor, dict[str, Any]]:
+        """Global iteration `index`: the method's loss, backward, optimizer step; returns (loss, logs)."""
+        with record_function("step:optimizer"):
+            self.lr = set_learning_rates(self.optimizer, self.recipe, index, self.steps_per_epoch)
+        with record_function("step:forward"), self.rt.autocast():
+            loss, logs = self.train_step(images, labels)
+        with record_function("step:optimizer"):  # after the loss, which may leave gradients behind
+            self.optimizer.zero_grad(set_to_none=True)
+        with record_function("step:backward"):
+            loss.backward()
+        with record_function("step:optimizer"):
+            if self.recipe.grad_clip:
+                torch.nn.utils.clip_grad_norm_(self.trainable, self.recipe.grad_clip)
+            self.optimizer.step()
+            self.method.after_step(self.model)
+        return loss, logs
+
+    def epoch(self, batches: Iterable, epoch: int) -> tuple[torch.Tensor, dict[str, Any]]:
+        """Train on every batch; returns the sum of the losses (on the device) and of each log.
+
+        A log value that is a tensor is summed on the device, a Python number on the host, so
+        neither makes the host wait for the device."""
+        loss_sum = torch.zeros((), device=self.rt.device)
+        log_sums: dict[str, Any] = {}
+        for i, (images, labels) in enumerate(_ranged(batches, "step:data")):
+            loss, logs = self.step(images, labels, epoch * self.steps_per_epoch + i)
+            with record_function("step:logging"):
+                loss_sum += loss.detach().float()
+                for key, value in logs.items():
+                    value = value.detach().float() if isinstance(value, torch.Tensor) else value
+                    log_sums[key] = log_sums[key] + value if key in log_sums else value
+                if (i + 1) % self.rt.sync_every == 0 and not self.group.all_finite(loss_sum):
+                    raise NonFiniteLoss(
+                        f"loss became {loss_sum.item()} in epoch {epoch + 1} by step {i + 1} "
+                        f"(lr {self.lr:.4g}); lower the learning rate, or use precision = 'fp32' "
+                        "if bf16 overflowed"
+                    )
+        return loss_sum, log_sums
+
+
+def _ranged(batches: Iterable, name: str) -> Iterator:
+    """The items of `batches`, each fetched inside the profiler range `name`."""
+    iterator = iter(batches)
+    while True:
+        with record_function(name):
+            item = next(iterator, None)
+        if item is None:
+            return
+        yield item
 
 
 def summarize(history: list[dict[str, Any]], method_cls: type[Method], rt: runtime.Runtime) -> dict[str, Any]:

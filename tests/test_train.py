@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from pathlib import Path
 
 import pytest
+import torch
 
 from bench import results
 from bench.job import Job
@@ -119,3 +121,78 @@ def test_missing_dataset_is_an_error_record_not_a_crash(tmp_path: Path) -> None:
     job = dataclasses.replace(tiny_job(), dataset="cifar10")
     record = run_job(job, settings)
     assert record["status"] == "error" and "cifar-10-batches-py" in record["error"]
+
+
+# Tensor methods that make the host wait for the device on a GPU (a value read back).
+HOST_READS = ("item", "tolist", "numpy", "cpu", "__bool__", "__float__", "__int__", "__index__")
+
+
+def _trainer(method_name: str, rt) -> tuple:
+    """A job's Trainer for `method_name` (default parameters) on the tiny job's data, and its batches."""
+    from bench import distributed, registry
+    from bench.data.pipeline import build_loaders
+    from bench.methods.base import MethodContext
+    from bench.models.backbones import build_backbone
+    from bench.optim import build_optimizer
+    from bench.train import Trainer
+
+    job = tiny_job(method_name)
+    dataset = registry.get("datasets", job.dataset).load()
+    train, _, _ = build_loaders(dataset, job.recipe, Settings(), rt, torch.Generator().manual_seed(0))
+    model = build_backbone(job.backbone, num_classes=dataset.num_classes, image_size=job.recipe.image_size)
+    model = model.to(rt.device)
+    method_cls = registry.get("methods", method_name).load()
+    ctx = MethodContext(
+        dataset.num_classes, 16, 0.0, torch.Generator(), rt.device, len(train), len(train), job.backbone
+    )
+    method = method_cls(method_cls.Params(), ctx).to(rt.device)
+    method.setup(model)
+    optimizer = build_optimizer(model, job.recipe, method.param_groups())
+    step = distributed.wrap(model, method, distributed.SINGLE, rt)
+    return Trainer(model, method, optimizer, step, job.recipe, rt, len(train)), train
+
+
+def test_a_vanilla_step_reads_nothing_back_between_sync_points(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a GPU the host must queue steps ahead of the device: inside the loop, only the finite-
+    loss check every `sync_every` steps may read a value back (counted here on the CPU)."""
+    from bench.runtime import Runtime
+
+    rt = Runtime(device=torch.device("cpu"), bf16=False, channels_last=False, sync_every=4)
+    trainer, train = _trainer("vanilla", rt)
+    assert len(train) == 8
+
+    reads: list[str] = []
+    for name in HOST_READS:
+        original = getattr(torch.Tensor, name)
+
+        def counting(self, *args, _original=original, _name=name, **kwargs):
+            reads.append(_name)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, name, counting)
+    loss_sum, _ = trainer.epoch(itertools.islice(train, 8), epoch=0)
+    monkeypatch.undo()
+    assert reads == ["__bool__", "__bool__"]  # the finite-loss checks after steps 4 and 8, nothing else
+    assert loss_sum.item() > 0
+
+
+# Their sampling is drawn on the host and sent without waiting; SaliencyMix and PuzzleMix compute
+# on the host by design (OpenCV's saliency, the graph cut), the learned mixers and AOM have not
+# been checked on a GPU yet.
+SYNC_FREE = ["vanilla", "mixup", "cutmix", "manifoldmix", "fmix", "resizemix", "gridmix", "smoothmix"]
+
+
+@pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA device: a CPU has nothing to wait for"
+)
+@pytest.mark.parametrize("method", SYNC_FREE)
+def test_no_step_makes_the_host_wait_for_the_gpu(method: str) -> None:
+    from bench.runtime import Runtime
+
+    rt = Runtime(device=torch.device("cuda"), bf16=True, channels_last=True, sync_every=100)
+    trainer, train = _trainer(method, rt)
+    torch.cuda.set_sync_debug_mode("error")  # any implicit synchronisation raises
+    try:
+        trainer.epoch(itertools.islice(train, 4), epoch=0)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")

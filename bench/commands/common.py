@@ -40,6 +40,7 @@ def load_settings(args: argparse.Namespace):
         precision=getattr(args, "precision", None),
         cpu_workers=getattr(args, "workers", None),
         executor=getattr(args, "executor", None),
+        compile=getattr(args, "compile", None),
     )
     if getattr(args, "wait", None):  # bench run --wait (the slurm executor)
         s = replace(s, slurm=replace(s.slurm, wait=True))

@@ -21,6 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     cmd.add_argument("--precision", choices=["auto", "fp32", "bf16"])
     cmd.add_argument("--workers", type=int, help="local executor: CPU worker processes")
     cmd.add_argument(
+        "--compile", action="store_true", default=None, help="torch.compile the model (falls back to eager)"
+    )
+    cmd.add_argument(
         "--wait",
         action="store_true",
         default=None,

@@ -26,6 +26,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from bench.runtime import to_device
+
 CROP_PADDING = 4  # RandomCrop(32, padding=4, padding_mode="reflect") in the CIFAR recipes
 RRC_ATTEMPTS = 10  # torchvision's RandomResizedCrop tries 10 boxes, then falls back to a centre crop
 RRC_PARAMS = 2 * RRC_ATTEMPTS + 3  # area and aspect per attempt, top, left, flip
@@ -105,7 +107,7 @@ def taps(size: np.ndarray, out: int, interpolation: str) -> Taps:
 
 def _matrix(t: Taps, size: int, device: torch.device) -> torch.Tensor:
     """The taps as a dense (B, S, size) float64 matrix of fixed-point weights."""
-    first, weight = t.first.to(device), t.weight.to(device)
+    first, weight = to_device(t.first, device), to_device(t.weight, device)
     index = (first[..., None] + torch.arange(weight.shape[-1], device=device)).clamp_(max=size - 1)
     m = torch.zeros(*first.shape, size, dtype=torch.float64, device=device)
     return m.scatter_add_(2, index, weight.double())  # padded taps add 0 to a clamped column
@@ -244,7 +246,7 @@ class Flip:
         return img.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if p[0] else img
 
     def batch(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
-        flip = params[:, 0].bool().to(x.device)
+        flip = to_device(params[:, 0].bool(), x.device)
         return torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
 
 
@@ -266,7 +268,7 @@ class PadCropFlip:
 
     def batch(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
-        p = params.to(x.device)
+        p = to_device(params, x.device)
         offsets, flip = p[:, :2].long() - self.padding, p[:, 2].bool()
         # index the unpadded batch with reflected coordinates: no padded copy, no float round trip
         rows = _reflect(offsets[:, 0, None] + torch.arange(h, device=x.device), h)  # (B, H)

@@ -31,6 +31,7 @@ from bench.executors import worker
 from bench.executors.events import Events
 from bench.executors.launch import bench_pythonpath, stop
 from bench.job import Job
+from bench.runtime import cpu_job_threads
 from bench.settings import Settings
 
 POLL_SECONDS = 0.5  # how often running jobs' progress (finished epochs) is reported
@@ -63,8 +64,7 @@ class Pool:
         gpus = _visible_gpus() if run.device != "cpu" else []
         if gpus:
             return cls(gpus, run.jobs_per_gpu, 0, run.threads_per_job)
-        threads = run.threads_per_job or max(1, (os.cpu_count() or 1) // run.cpu_workers)
-        return cls([], 1, run.cpu_workers, threads)
+        return cls([], 1, run.cpu_workers, cpu_job_threads(run))
 
     def capacity(self) -> tuple[int, str]:
         """The most GPUs (or CPU processes) one job can get here, and what they are."""

@@ -82,6 +82,7 @@ from bench.methods.learned import (
 )
 from bench.methods.targets import soft_cross_entropy
 from bench.models import features
+from bench.runtime import to_device
 
 UPSAMPLE_MODES = ("bilinear", "nearest", "bicubic")
 SCORE_CLAMP = 1e25  # the code clamps overflowing attention scores to +-1e25
@@ -145,7 +146,7 @@ class CrossAttentionMixBlock(nn.Module):
         """Mask logits m (B, N, h, w) for the mixes of images perms (N, B) with weights lam (N,)."""
         n, (batch, _, h, w) = perms.shape[0], z.shape
         with torch.autocast(z.device.type, enabled=False):
-            z, lam = z.float(), lam.to(z.device, torch.float32)
+            z, lam = z.float(), to_device(lam, z.device).float()
             q = self._project(self.query, z, perms, lam)
             k = self._project(self.key, z, perms, lam)
             v = self._project(self.value, z, perms, lam).flatten(2)  # (N, B, h*w)
@@ -245,7 +246,7 @@ class AdAutoMix(LearnedMix):
         with torch.no_grad():  # the classifier branch's masks carry no gradient
             masks_bb = self.masks(z, perms_bb, lam_bb, size)
         if self.margin_hit(lam_bb):
-            masks_bb = lam_bb.to(images.device).view(1, n, 1, 1)
+            masks_bb = to_device(lam_bb, images.device).view(1, n, 1, 1)
         mixed_bb = mix_images(images, perms_bb, masks_bb)
         targets_mb, targets_bb = (
             mix_targets(targets, perms_mb, lam_mb),
@@ -266,7 +267,7 @@ class AdAutoMix(LearnedMix):
 
         # classifier: clean images (one-hot head), plain mixup (N >= 3), generated mix (mix head)
         batches = (
-            [images, mix_images(images, perms_bb, lam_bb.to(images.device).view(1, n, 1, 1))]
+            [images, mix_images(images, perms_bb, to_device(lam_bb, images.device).view(1, n, 1, 1))]
             if n > 2
             else [images]
         )

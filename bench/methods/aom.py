@@ -53,6 +53,7 @@ from torch import nn
 from bench.methods import sampling
 from bench.methods.base import Method, Preview
 from bench.methods.targets import mix_targets, soft_cross_entropy
+from bench.runtime import to_device
 
 
 @dataclass(frozen=True)
@@ -123,8 +124,8 @@ class AOM(Method):
 
     def _pixel_scale(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(std, lowest, highest) per channel in normalised units, shaped (1, C, 1, 1)."""
-        std = torch.tensor(self.ctx.std, device=images.device, dtype=images.dtype).view(1, -1, 1, 1)
-        mean = torch.tensor(self.ctx.mean, device=images.device, dtype=images.dtype).view(1, -1, 1, 1)
+        std = to_device(torch.tensor(self.ctx.std, dtype=images.dtype), images.device).view(1, -1, 1, 1)
+        mean = to_device(torch.tensor(self.ctx.mean, dtype=images.dtype), images.device).view(1, -1, 1, 1)
         return std, (0 - mean) / std, (1 - mean) / std
 
     def label_weights(
@@ -151,14 +152,16 @@ class AOM(Method):
         p, gen = self.p, self.ctx.generator
         batch = images.shape[0]
         perm = self.permutation(images)
-        lam = sampling.beta(p.alpha, gen, batch).to(images.device)
+        lam = to_device(sampling.beta(p.alpha, gen, batch), images.device)
         lam0 = lam.clone()
         std, lowest, highest = self._pixel_scale(images)
         eps, step = p.eps / std, p.step_size / std  # pixel units -> normalised units, per channel
         first, second = images.detach(), images.detach()[perm]
         delta = torch.zeros_like(images)
         if p.perturb_pixels and p.random_start:
-            delta = (torch.rand(images.shape, generator=gen).to(images) * 2 - 1) * eps
+            delta = (
+                to_device(torch.rand(images.shape, generator=gen), images.device).to(images) * 2 - 1
+            ) * eps
         low, high = (lam0 - p.lambda_radius).clamp(0, 1), (lam0 + p.lambda_radius).clamp(0, 1)
 
         def point(lam: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:

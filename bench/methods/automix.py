@@ -63,6 +63,7 @@ from bench.methods.learned import (
 )
 from bench.methods.targets import soft_cross_entropy
 from bench.models import features
+from bench.runtime import to_device
 
 SCORE_CLAMP = 1e25
 
@@ -174,7 +175,7 @@ class AutoMix(LearnedMix):
         with torch.no_grad():
             masks_bb = self.masks(z, perms_bb, lam_bb, size)
         if p.lam_margin >= lam_bb or p.lam_margin >= 1 - lam_bb:
-            masks_bb = weights_bb.to(images.device).view(1, 2, 1, 1)
+            masks_bb = to_device(weights_bb, images.device).view(1, 2, 1, 1)
         mixed_mb = mix_images(images, perms_mb, masks_mb)
         mixed_bb = mix_images(images, perms_bb, masks_bb)
 

@@ -35,6 +35,7 @@ from torch import nn
 
 from bench.methods import sampling
 from bench.methods.targets import mix_targets, one_hot, soft_cross_entropy
+from bench.runtime import to_device
 
 
 @dataclass
@@ -56,8 +57,8 @@ class MethodContext:
 
     def to_pixels(self, images: torch.Tensor) -> torch.Tensor:
         """Normalised images back to pixel values in [0, 1] (before any clipping)."""
-        mean = torch.tensor(self.mean, device=images.device, dtype=images.dtype).view(1, -1, 1, 1)
-        std = torch.tensor(self.std, device=images.device, dtype=images.dtype).view(1, -1, 1, 1)
+        mean = to_device(torch.tensor(self.mean, dtype=images.dtype), images.device).view(1, -1, 1, 1)
+        std = to_device(torch.tensor(self.std, dtype=images.dtype), images.device).view(1, -1, 1, 1)
         return images * std + mean
 
 

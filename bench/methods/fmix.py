@@ -31,6 +31,7 @@ import torch
 
 from bench.methods import sampling
 from bench.methods.base import InputMix, MixSample, lam_from_mask
+from bench.runtime import to_device
 
 
 @dataclass(frozen=True)
@@ -83,5 +84,5 @@ class FMix(InputMix):
         _, _, height, width = images.shape
         lam = float(sampling.beta(self.p.alpha, self.ctx.generator))
         image = low_frequency_image(height, width, self.p.decay_power, self.ctx.generator, self.p.spectrum)
-        mask = top_share_mask(image, lam, self.ctx.generator)[None, None].to(images.device)
+        mask = to_device(top_share_mask(image, lam, self.ctx.generator)[None, None], images.device)
         return MixSample(self.permutation(images), mask, lam_from_mask(mask, images.shape[0]))

@@ -28,6 +28,7 @@ import torch
 
 from bench.methods import sampling
 from bench.methods.base import InputMix, MixSample, lam_from_mask
+from bench.runtime import to_device
 
 
 @dataclass(frozen=True)
@@ -102,5 +103,5 @@ class GridMix(InputMix):
         mask = torch.ones(1, 1, height, width)
         holes = grid_holes(crop_h, crop_w, lam, n_holes, hole_aspect)
         mask[0, 0, top : top + crop_h, left : left + crop_w] -= holes
-        mask = mask.to(images.device)
+        mask = to_device(mask, images.device)
         return MixSample(self.permutation(images), mask, lam_from_mask(mask, images.shape[0]))

@@ -49,6 +49,7 @@ from bench.errors import BenchError
 from bench.methods import sampling
 from bench.methods.base import Method
 from bench.models import features
+from bench.runtime import to_device
 
 PREVIEW_NOTE = "generator mix (to teacher)"  # the classifier sees the same generator's other draw
 INIT_STD = 0.01  # OpenMixup initialises the Mix Block's convolutions and the heads N(0, 0.01)
@@ -115,7 +116,7 @@ def mix_images(images: torch.Tensor, perms: torch.Tensor, masks: torch.Tensor) -
 
 def mix_targets(targets: torch.Tensor, perms: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
     """sum_i lam[i] * targets[perms[i]]: the label of a mix of N images with weights lam (N,)."""
-    lam = lam.to(targets.device, targets.dtype)
+    lam = to_device(lam, targets.device).to(targets.dtype)
     return sum(lam[i] * targets[perms[i]] for i in range(perms.shape[0]))
 
 

@@ -13,6 +13,7 @@ import torch
 
 from bench.methods import sampling
 from bench.methods.base import InputMix, MixSample
+from bench.runtime import to_device
 
 
 @dataclass(frozen=True)
@@ -31,5 +32,5 @@ class MixUp(InputMix):
 
     def sample(self, images: torch.Tensor) -> MixSample:
         lam = sampling.beta(self.p.alpha, self.ctx.generator)
-        mask = lam.reshape(1, 1, 1, 1).to(images.device)
-        return MixSample(self.permutation(images), mask, lam.expand(images.shape[0]).to(images.device))
+        lam = to_device(lam, images.device)
+        return MixSample(self.permutation(images), lam.reshape(1, 1, 1, 1), lam.expand(images.shape[0]))

@@ -2,13 +2,16 @@
 
 Methods never touch the global RNGs, so a run is reproducible from its seed and a test can pin
 exactly what was sampled. Draws happen on the CPU (they are a handful of numbers per batch) and
-the results are moved to the data's device, so the CPU and GPU paths sample the same values.
+the results are moved to the data's device (`runtime.to_device`: without making the host wait for
+the GPU), so the CPU and GPU paths sample the same values.
 """
 
 from __future__ import annotations
 
 import torch
 from scipy.special import betaincinv
+
+from bench.runtime import to_device
 
 
 def beta(
@@ -26,7 +29,7 @@ def beta(
 
 def permutation(n: int, generator: torch.Generator, device: torch.device | str = "cpu") -> torch.Tensor:
     """A random permutation of range(n) on `device`: the partner of sample i is sample perm[i]."""
-    return torch.randperm(n, generator=generator).to(device)
+    return to_device(torch.randperm(n, generator=generator), torch.device(device))
 
 
 def permutation_no_repeat(
@@ -41,12 +44,12 @@ def permutation_no_repeat(
     perm = torch.randperm(n, generator=generator)
     for _ in range(10):
         if not bool((perm == identity).any()):
-            return perm.to(device)
+            return to_device(perm, torch.device(device))
         perm = torch.randperm(n, generator=generator)
     if strict and n > 1:
         shift = 1 + int(torch.randint(max(n - 2, 1), (), generator=generator))
         perm = (identity + shift) % n
-    return perm.to(device)
+    return to_device(perm, torch.device(device))
 
 
 def randint(high: int, generator: torch.Generator, size: int | tuple[int, ...] = ()) -> torch.Tensor:

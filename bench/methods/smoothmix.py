@@ -23,6 +23,7 @@ import torch
 
 from bench.methods import sampling
 from bench.methods.base import InputMix, MixSample, lam_from_mask
+from bench.runtime import to_device
 
 
 @dataclass(frozen=True)
@@ -54,5 +55,5 @@ class SmoothMix(InputMix):
         g = self.ctx.generator
         cy, cx = int(sampling.randint(height, g)), int(sampling.randint(width, g))
         sigma = sampling.uniform(*self.p.sigma, g) * height
-        mask = (1.0 - gaussian_blob(height, width, cy, cx, sigma))[None, None].to(images.device)
+        mask = to_device((1.0 - gaussian_blob(height, width, cy, cx, sigma))[None, None], images.device)
         return MixSample(self.permutation(images), mask, lam_from_mask(mask, images.shape[0]))

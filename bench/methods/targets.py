@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from bench.runtime import to_device
+
 
 def one_hot(labels: torch.Tensor, num_classes: int, smoothing: float = 0.0) -> torch.Tensor:
     """Float target rows: (1 - smoothing) on the label plus smoothing / num_classes everywhere."""
@@ -26,5 +28,5 @@ def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Ten
 
 def mix_targets(targets: torch.Tensor, perm: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
     """lam_i * targets_i + (1 - lam_i) * targets_perm[i], with lam a scalar or one per sample."""
-    lam = lam.to(targets.device, targets.dtype).reshape(-1, 1)
+    lam = to_device(lam, targets.device).to(targets.dtype).reshape(-1, 1)
     return lam * targets + (1.0 - lam) * targets[perm]

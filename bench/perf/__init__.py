@@ -1,1 +1,3 @@
-"""Benchmarks of the harness itself (not timed tests): `python -m bench.perf.<name>`."""
+"""Benchmarks of the harness itself (never timed tests): `bench perf` (timing.py, steps.py,
+throughput.py, breakdown.py, report.py) and the scripts `python -m bench.perf.data`,
+`.robustness` and `.executors`."""

@@ -27,13 +27,12 @@ from __future__ import annotations
 import argparse
 import itertools
 import platform
-import statistics
-import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+
+from bench.perf import timing
 
 BATCH = 100
 TARGET_VS_DATALOADER = 5.0
@@ -60,35 +59,17 @@ def cifar_like(data_root: Path | None, n: int = 50_000):
     return ImageSet(images, torch.randint(0, 100, (n,), generator=g)), f"{n:,} random 32x32 images"
 
 
-def _forever(loader) -> Iterator:
-    while True:
-        yield from loader
+CPU = torch.device("cpu")
 
 
-def _time(
-    batches: Iterator, warmup: int, count: int, rounds: int, step: Callable | None = None
-) -> list[float]:
+def _time(batches, warmup: int, count: int, rounds: int, step=None) -> list[float]:
     """Images per second of each of `rounds` blocks of `count` batches, after `warmup` batches."""
-    for _ in range(warmup):
-        x, y = next(batches)
-        if step:
-            step(x, y)
-    rates = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        images = 0
-        for _ in range(count):
-            x, y = next(batches)
-            if step:
-                step(x, y)
-            images += len(y)
-        rates.append(images / (time.perf_counter() - start))
-    return rates
+    return timing.block_rates(batches, CPU, warmup, count, rounds, step)
 
 
 def _row(name: str, rates: list[float]) -> Row:
-    q = statistics.quantiles(rates, n=4) if len(rates) > 1 else [rates[0]] * 3
-    return Row(name, statistics.median(rates), q[2] - q[0], len(rates))
+    s = timing.Summary.of(rates)
+    return Row(name, s.median, s.iqr, s.n)
 
 
 class _TorchvisionCifar(torch.utils.data.Dataset):
@@ -129,14 +110,13 @@ def measure(
     from bench.models.backbones import build_backbone
 
     data, source = cifar_like(data_root)
-    cpu = torch.device("cpu")
-    common = dict(batch_size=BATCH, mean=CIFAR_MEAN, std=CIFAR_STD, device=cpu, train=True)
+    common = dict(batch_size=BATCH, mean=CIFAR_MEAN, std=CIFAR_STD, device=CPU, train=True)
     crop_flip = build("crop_flip", 32, interpolation="bicubic", eval_crop=None)
     rows = []
 
     memory = InMemoryLoader(data, transform=crop_flip, generator=torch.Generator().manual_seed(0), **common)
     rows.append(
-        _row("in-memory (bench, batched crop+flip)", _time(_forever(memory), warmup, batches, rounds))
+        _row("in-memory (bench, batched crop+flip)", _time(timing.epochs(memory), warmup, batches, rounds))
     )
 
     torchvision_loader = torch.utils.data.DataLoader(
@@ -151,7 +131,7 @@ def measure(
     rows.append(
         _row(
             "torchvision DataLoader, 2 workers (PIL)",
-            _time(_forever(torchvision_loader), warmup, batches, rounds),
+            _time(timing.epochs(torchvision_loader), warmup, batches, rounds),
         )
     )
     del torchvision_loader
@@ -159,7 +139,9 @@ def measure(
     stream = StreamLoader(
         data, transform=crop_flip, generator=torch.Generator().manual_seed(0), workers=2, **common
     )
-    rows.append(_row("bench DataLoader path, 2 workers", _time(_forever(stream), warmup, batches, rounds)))
+    rows.append(
+        _row("bench DataLoader path, 2 workers", _time(timing.epochs(stream), warmup, batches, rounds))
+    )
     del stream
 
     torch.manual_seed(0)
@@ -173,16 +155,9 @@ def measure(
         loss.backward()
         optimizer.step()
 
-    ready = itertools.cycle(list(itertools.islice(_forever(memory), 8)))  # time the steps alone
+    ready = itertools.cycle(list(itertools.islice(timing.epochs(memory), 8)))  # time the steps alone
     rows.append(_row("tiny_resnet training (consumer)", _time(ready, warmup, batches // 5, rounds, step)))
     return rows, source
-
-
-def _loadavg() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -201,9 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    before = _loadavg()
+    before = timing.loadavg()
     rows, source = measure(args.data_root, warmup=args.warmup, batches=args.batches, rounds=args.rounds)
-    after = _loadavg()
+    after = timing.loadavg()
     memory, torchvision_rate, _, consumer = (r.images_per_s for r in rows)
 
     console = Console(highlight=False)

@@ -33,8 +33,9 @@ from typing import Any
 
 import torch
 
-from bench import results, runtime
+from bench import results
 from bench.methods.vanilla import Vanilla
+from bench.perf import timing
 
 SLEEP_METHOD = "bench.perf.executors:SleepMethod"
 
@@ -63,14 +64,12 @@ registry.METHODS["sleep"] = registry.Entry("sleep", "{SLEEP_METHOD}", "sleeps pe
 
 
 def loadavg() -> str:
-    try:
-        return "loadavg " + " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "loadavg unknown"
+    return f"loadavg {timing.loadavg()}"
 
 
 def hardware() -> str:
-    return f"{runtime.cpu_name()}, {os.cpu_count()} logical cores, torch {torch.__version__}"
+    hw = timing.hardware(torch.device("cpu"))
+    return f"{hw['cpu']}, {hw['logical_cores']} logical cores, torch {hw['torch']}"
 
 
 @contextlib.contextmanager

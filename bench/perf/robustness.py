@@ -17,10 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -32,25 +29,12 @@ from bench.data.cifar import CIFAR_MEAN, CIFAR_STD
 from bench.data.corruptions import ALL, SEVERITIES, NpyCorruptions
 from bench.evaluate import attacks, corruption
 from bench.models.backbones import build_backbone
+from bench.perf import timing
 from bench.settings import RunSettings
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def _median_seconds(fn: Callable[[], object], device: torch.device, warmup: int, repeats: int) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        _sync(device)
-        tic = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - tic)
-    return statistics.median(times)
+def _median_seconds(fn, device: torch.device, warmup: int, repeats: int) -> float:
+    return timing.repeated(fn, device, warmup, repeats).median
 
 
 def write_set(folder: Path, per_severity: int, num_classes: int) -> NpyCorruptions:
@@ -108,9 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         np.random.default_rng(1).integers(0, 256, (bs, 32, 32, 3), dtype=np.uint8), device
     )
     y = torch.randint(args.classes, (bs,), device=device)
-    load_before = (
-        Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else ["?"] * 3
-    )
+    load_before = timing.loadavg()
     hardware = {
         "device": rt.describe(),
         "cpu": runtime.cpu_name(),
@@ -119,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         "torch": torch.__version__,
         "model": f"{args.model} ({args.classes} classes, CIFAR stem, 32 px)",
         "batch_size": bs,
-        "loadavg_before": " ".join(load_before),
+        "loadavg_before": load_before,
     }
 
     # 1. FGSM against forward+backward, per batch
@@ -148,13 +130,12 @@ def main(argv: list[str] | None = None) -> int:
     # images on a resident batch, timed right before and right after it (so a drift in load or
     # clock speed shows up in both)
     def plain(batches: int) -> float:
-        _sync(device)
-        tic = time.perf_counter()
-        with torch.no_grad():
-            for _ in range(batches):
-                (model(x).argmax(1) == y).sum()
-        _sync(device)
-        return time.perf_counter() - tic
+        def run() -> None:
+            with torch.no_grad():
+                for _ in range(batches):
+                    (model(x).argmax(1) == y).sum()
+
+        return timing.seconds(run, device)
 
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         cset = write_set(Path(tmp), per_severity, args.classes)
@@ -164,11 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         corruption.evaluate({"net": model}, warm, bs, device)
         plain(3)
         before = plain(batches)
-        _sync(device)
-        tic = time.perf_counter()
-        corruption.evaluate({"net": model}, cset, bs, device)
-        _sync(device)
-        seconds = time.perf_counter() - tic
+        seconds = timing.seconds(lambda: corruption.evaluate({"net": model}, cset, bs, device), device)
         after = plain(batches)
     plain_throughput = batches * bs / ((before + after) / 2)
     corrupt_throughput = total / seconds
@@ -185,9 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         "corruption_seconds": seconds,
         "corruption_images_per_s": corrupt_throughput,
         "corruption_over_plain": corrupt_throughput / plain_throughput,
-        "loadavg_after": Path("/proc/loadavg").read_text().split()[:3]
-        if Path("/proc/loadavg").exists()
-        else "?",
+        "loadavg_after": timing.loadavg(),
     }
     print("hardware:", ", ".join(f"{k} {v}" for k, v in hardware.items()))
     print(f"forward+backward per batch:       {1000 * fb:9.2f} ms (median of {args.repeats})")
@@ -205,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         f"corruption evaluation:            {corrupt_throughput:9.0f} images/s over {total} images in {seconds:.1f} s "
         f"= {corrupt_throughput / plain_throughput:.1%} of plain (target >= 90%)"
     )
-    print(f"load average before/after: {' '.join(load_before)} / {' '.join(figures['loadavg_after'])}")
+    print(f"load average before/after: {load_before} / {figures['loadavg_after']}")
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2))
     return 0
