@@ -16,14 +16,24 @@ from bench.settings import Settings
 from bench.train import run_job
 
 
-def tiny_job(method: str = "mixup", epochs: int = 3, lr: float = 0.1, seed: int = 0) -> Job:
+def tiny_job(
+    method: str = "mixup",
+    epochs: int = 3,
+    lr: float = 0.1,
+    seed: int = 0,
+    params: dict | None = None,
+    train_fraction: float = 0.125,
+    test_fraction: float = 0.25,
+) -> Job:
+    """A job of `method` on the tiny ResNet and a slice of the synthetic data (MixUp-style alpha 1
+    unless `params` are given)."""
     recipe = Recipe(
         epochs=epochs,
         batch_size=32,
         image_size=16,
         augmentation="crop_flip",
-        train_fraction=0.125,
-        test_fraction=0.25,
+        train_fraction=train_fraction,
+        test_fraction=test_fraction,
         optimizer=Optimizer(lr=lr),
     )
     return Job(
@@ -31,7 +41,7 @@ def tiny_job(method: str = "mixup", epochs: int = 3, lr: float = 0.1, seed: int 
         method=method,
         method_name=method,
         method_version=1,
-        params={} if method == "vanilla" else {"alpha": 1.0},
+        params=params if params is not None else {} if method == "vanilla" else {"alpha": 1.0},
         backbone="tiny_resnet",
         dataset="synthetic",
         seed=seed,

@@ -10,35 +10,17 @@ import pytest
 from bench import reducers, results
 from bench import suite as suite_mod
 from bench.job import Job
-from bench.recipe import Recipe
 from bench.report.collect import collect
 from bench.settings import Settings
 from bench.train import curves_from, run_job
 from tests.conftest import write_suite
+from tests.test_train import tiny_job as train_tiny_job
 
 NETWORKS = {"online", "online_mix", "ema", "ema_mix"}
 
 
 def tiny_job(method: str, params: dict, epochs: int = 2) -> Job:
-    recipe = Recipe(
-        epochs=epochs,
-        batch_size=32,
-        image_size=16,
-        augmentation="crop_flip",
-        train_fraction=0.0625,
-        test_fraction=0.125,
-    )
-    return Job(
-        suite="t",
-        method=method,
-        method_name=method,
-        method_version=1,
-        params=params,
-        backbone="tiny_resnet",
-        dataset="synthetic",
-        seed=0,
-        recipe=recipe,
-    )
+    return train_tiny_job(method, epochs, params=params, train_fraction=0.0625, test_fraction=0.125)
 
 
 def metrics(job: Job, settings: Settings) -> list[dict]:
