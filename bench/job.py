@@ -28,6 +28,9 @@ class Report:
 
     reducer: str = "median_last10"
     network: str = "auto"  # auto: the method's primary network; 'a|b': the larger of a and b
+    # Why this cell's recipe is known to differ from the one behind its published value (e.g. an
+    # augmentation the harness lacks); non-empty: the cell is shown but never compared.
+    recipe_gap: str = ""
 
     def __post_init__(self) -> None:
         from bench import reducers

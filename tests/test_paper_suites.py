@@ -78,6 +78,10 @@ def test_table1_recipes(table1: suite.Suite) -> None:
     assert (r18.params["beta"], r18.params["mix_samples"], r18.params["lam_concat"]) == (0.3, 3, False)
     assert (r18.report.reducer, resolve_network(r18)) == ("openmixup_automix", "ema|ema_mix")
     assert job(table1, "cifar100", "resnet18", "vanilla").recipe.schedule.min_lr == 0.0
+    # the ViT-style columns lack RandAugment: marked, so the leaderboard never compares them
+    assert "RandAugment" in job(table1, "cifar100", "swin_tiny", "mixup").report.recipe_gap
+    assert "RandAugment" in job(table1, "cifar100", "convnext_tiny", "adautomix").report.recipe_gap
+    assert r18.report.recipe_gap == ""
     assert job(table1, "cifar100", "resnet18", "mixup").report.reducer == "median_last10"
     assert job(table1, "cifar100", "resnext50_32x4d", "adautomix").recipe.schedule.min_lr == 0.08  # its log
     assert job(table1, "cifar100", "resnext50_32x4d", "cutmix").recipe.optimizer.weight_decay == 5e-4

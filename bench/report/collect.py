@@ -44,6 +44,7 @@ class Cell:
     errors: list[str] = field(default_factory=list)  # "seed N: message"
     missing: list[int] = field(default_factory=list)  # seeds not run yet
     published: list[Published] = field(default_factory=list)
+    recipe_gap: str = ""  # the suite's reason this cell's recipe is not the published one
     partial_data: str = ""  # how the images the runs read fell short of the release ('' if they did not)
 
     @property
@@ -80,6 +81,8 @@ class Cell:
         pub = self.primary
         if pub is None:
             return "no published value"
+        if self.recipe_gap:
+            return f"recipe differs from the published one: {self.recipe_gap}"
         if not self.full_data:
             return "trained or tested on a subset of the data"
         if self.partial_data:
@@ -157,6 +160,7 @@ def collect(suite: Suite, settings: Settings) -> list[Cell]:
                 reducer=job.report.reducer,
                 network=network,
                 full_data=job.recipe.train_fraction >= 1 and job.recipe.test_fraction >= 1,
+                recipe_gap=job.report.recipe_gap,
                 published=published.get((job.dataset, job.backbone, job.method_name, job.nominal_epochs), []),
             )
         cell = cells[key]

@@ -86,6 +86,9 @@ def test_cells_carry_means_deltas_curves_and_reasons(project: Path, settings: Se
     assert "vanilla,cifar100,resnet18,800,800,1.0,median_last10,online,2,78.2500" in text
     assert "78.17 (Paper A),True,-1.8000,True" in text
     assert "Gain" not in text  # no AdAutoMix row, no Gain row
+    # a suite that knows its recipe differs from the published one keeps the cell out of comparison
+    cells["vanilla"].recipe_gap = "no RandAugment"
+    assert cells["vanilla"].not_comparable_reason == "recipe differs from the published one: no RandAugment"
 
 
 def test_unrun_cells_are_shown_as_not_run(project: Path, settings: Settings) -> None:
