@@ -124,7 +124,7 @@ def test_data_root_precedence(
 def test_plan_and_ls(project: Path, capsys: pytest.CaptureFixture) -> None:
     assert bench("plan", "suites/tiny.yaml") == 0
     output = capsys.readouterr().out
-    assert "3 methods × 1 backbones × 1 datasets × 1 seeds → 3 jobs (0 finished, 3 pending)" in output
+    assert "3 methods × 1 backbones × 1 datasets × 1 seeds → 3 jobs: 0 finished, 3 pending" in output
     assert not (project / "results").exists()
     assert bench("ls", "methods") == 0
     output = capsys.readouterr().out

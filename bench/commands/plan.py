@@ -61,10 +61,13 @@ def run(args: argparse.Namespace) -> int:
     out.print(table)
     axes = suite.data.axes
     sliced = f" (the slice {suite.slice_text})" if suite.only else ""
+    product = len(axes.methods) * len(axes.backbones) * len(axes.datasets) * len(axes.seeds)
+    if product != len(jobs) and not suite.only:  # say why the matrix is smaller than the axes
+        sliced = f" (include/exclude keep {len(jobs)} of the {product} combinations)"
     out.print(
         f"{len(axes.methods)} methods × {len(axes.backbones)} backbones × {len(axes.datasets)} datasets × "
-        f"{len(axes.seeds)} seeds → {len(jobs)} jobs{sliced} ({len(finished)} finished, "
-        f"{len(jobs) - len(finished)} pending)"
+        f"{len(axes.seeds)} seeds → {len(jobs)} jobs{sliced}: {len(finished)} finished, "
+        f"{len(jobs) - len(finished)} pending"
     )
     _pretrained_note(jobs, settings)
     return 0
