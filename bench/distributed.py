@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import json
 import os
 import signal
@@ -237,5 +238,6 @@ def rank_main(run_dir: str) -> int:
     try:
         record = run_job(job, settings, echo=group.is_main, group=group)
     finally:
+        gc.collect()  # DDP's reducer (held in reference cycles) must go before its process group
         dist.destroy_process_group()
     return 0 if record["status"] == "ok" else 1

@@ -8,6 +8,7 @@ rank, then the worker, and check that every rerun resumes to exactly an uninterr
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import subprocess
@@ -100,6 +101,11 @@ def _rank(rank: int, world_size: int, port: int, out: str) -> None:
     torch.save(
         {"images": images, "labels": labels, "params": params, "caught": caught}, f"{out}/rank{rank}.pt"
     )
+    # Free the DDP wrapper (its reducer holds the process group) before the group goes, as
+    # run_job's return does for a real rank; destroyed after it, at exit, it can abort the process.
+    del step
+    gc.collect()
+    dist.barrier()
     dist.destroy_process_group()
 
 
