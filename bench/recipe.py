@@ -77,3 +77,8 @@ class Recipe:
             self.image_size is None or self.image_size >= 8, f"image_size must be >= 8, got {self.image_size}"
         )
         _check(self.grad_clip is None or self.grad_clip > 0, f"grad_clip must be > 0, got {self.grad_clip}")
+
+    @property
+    def full_data(self) -> bool:
+        """Every training and test image is used (no reduced-scale fraction)."""
+        return self.train_fraction >= 1 and self.test_fraction >= 1

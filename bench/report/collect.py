@@ -159,7 +159,7 @@ def collect(suite: Suite, settings: Settings) -> list[Cell]:
                 scale=job.scale,
                 reducer=job.report.reducer,
                 network=network,
-                full_data=job.recipe.train_fraction >= 1 and job.recipe.test_fraction >= 1,
+                full_data=job.recipe.full_data,
                 recipe_gap=job.report.recipe_gap,
                 published=published.get((job.dataset, job.backbone, job.method_name, job.nominal_epochs), []),
             )

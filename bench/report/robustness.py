@@ -208,7 +208,7 @@ def collect(
                 backbone=job.backbone,
                 epochs=job.nominal_epochs,
                 scale=job.scale,
-                full_data=job.recipe.train_fraction >= 1 and job.recipe.test_fraction >= 1,
+                full_data=job.recipe.full_data,
                 network=network,
                 published=published.get((job.dataset, job.method_name), {}),
             )
