@@ -18,8 +18,6 @@ from pathlib import Path
 
 from bench.commands.common import load_settings, out
 
-LEARNED = ("automix", "adautomix")  # methods whose mixing network trains with the classifier
-
 DEFAULT_OUT = "reports/figures/mixed.png"
 
 
@@ -107,6 +105,7 @@ def draw(
 
     from bench import registry
     from bench.errors import BenchError
+    from bench.methods.learned import LearnedMix
 
     names = methods if methods is not None else [m for m in registry.METHODS if m != "vanilla"]
     if not names:
@@ -130,7 +129,7 @@ def draw(
     for name, cls, params in methods_:
         method = _method(cls, params, spec, size, backbone, seed)
         net = model
-        if cls.name in LEARNED and train_steps:  # train the Mix Block with a copy of the classifier
+        if issubclass(cls, LearnedMix) and train_steps:  # train the Mix Block with a copy of the classifier
             net = copy.deepcopy(model)
             method.setup(net)
             loss = lambda x, y, m=method, n=net: m.loss(n, x, y)[0]  # noqa: E731
@@ -147,7 +146,7 @@ def draw(
             cells.append((preview.images[0], preview.sources[0], preview.weights[0], preview.note))
         rows.append((name, cells))
     guided = [n for n in names if n in ("puzzlemix", "manifoldmix", "automix", "adautomix")]
-    learned = [n for n in names if n in LEARNED]
+    learned = [name for name, cls, _ in methods_ if issubclass(cls, LearnedMix)]
     notes = [f"{dataset} {split} images at {size} px, seed {seed}"]
     notes.append(
         "lambda ~ Beta(1, 1) for every method"
