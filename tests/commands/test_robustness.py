@@ -17,7 +17,7 @@ from tests.conftest import write_suite
 from tests.fixtures.cifar import write_cifar100
 from tests.fixtures.corruptions import write_cifar_c
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parent.parent.parent
 
 SYNTHETIC = """
 name: rob

@@ -11,7 +11,7 @@ from bench import reducers, suite
 from bench.report.collect import resolve_network
 from bench.report.published import load as load_published
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parent.parent.parent
 PUBLISHED = ROOT / "results" / "published"
 
 
