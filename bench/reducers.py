@@ -12,7 +12,7 @@ import re
 import statistics
 from collections.abc import Sequence
 
-_WINDOW = re.compile(r"^(median|best|mean)_last(\d+)$")
+_WINDOW = re.compile(r"^(median|best|mean)_last([1-9]\d*)$")  # K >= 1: 'median_last0' is no window
 NAMES = ("final", "best", "median_lastK", "best_lastK", "mean_lastK", "openmixup_automix")
 # Reducers that pick an epoch by its test accuracy: the number is selected on the test set.
 TEST_SELECTED = ("best",)
@@ -23,7 +23,7 @@ def check(reducer: str) -> str:
     if reducer in ("final", "best", "openmixup_automix") or _WINDOW.match(reducer):
         return reducer
     raise ValueError(
-        f"unknown reducer {reducer!r}; valid: {', '.join(NAMES)} (K an integer, e.g. median_last10)"
+        f"unknown reducer {reducer!r}; valid: {', '.join(NAMES)} (K an integer >= 1, e.g. median_last10)"
     )
 
 

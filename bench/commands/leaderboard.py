@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bench.runner import write_leaderboard
+    from bench.report.write import write_leaderboard
 
     md, csv_path, figures = write_leaderboard(load_suite(args), load_settings(args))
     out.print(md.read_text(), markup=False)
