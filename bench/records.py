@@ -153,7 +153,7 @@ def run_folders(path: Path) -> list[Path]:
     for top, dirs, files in os.walk(path):
         here = Path(top)
         if SPEC in files:
-            found.setdefault(os.path.realpath(here), here)
+            found[os.path.realpath(here)] = here  # the folder itself, rather than a view's path to it
             dirs.clear()
             continue
         for name in list(dirs):
