@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from bench.progress import _clock, progress
+from bench.progress import clock, progress
 
 
 def test_plain_lines_report_done_total_and_eta() -> None:
@@ -36,4 +36,4 @@ def test_unknown_total_and_relabel() -> None:
 
 
 def test_clock() -> None:
-    assert (_clock(5), _clock(65), _clock(3725)) == ("0:05", "1:05", "1:02:05")
+    assert (clock(5), clock(65), clock(3725)) == ("0:05", "1:05", "1:02:05")

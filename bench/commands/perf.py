@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from bench.commands.common import err, load_settings, out
+from bench.commands.common import add_device_arguments, err, load_settings, out
 from bench.errors import BenchError
 
 DEFAULTS = {"backbone": "resnet18", "dataset": "synthetic", "image_size": 32, "batch_size": 16}
@@ -43,8 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="image side in px (default: 32 on the synthetic data, CIFAR's size; else the dataset's own)",
     )
     cmd.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"], help="(default: %(default)s)")
-    cmd.add_argument("--device", choices=["auto", "cpu", "cuda"], help="override bench.toml's device")
-    cmd.add_argument("--precision", choices=["auto", "fp32", "bf16"], help="override bench.toml's precision")
+    add_device_arguments(cmd)
     cmd.add_argument(
         "--compile",
         action="store_true",

@@ -17,7 +17,7 @@ from typing import Any
 
 from rich.markup import escape
 
-from bench.commands.common import err, load_settings, out
+from bench.commands.common import add_device_arguments, err, load_settings, out
 from bench.errors import BenchError
 
 FLAGS = {  # flag -> RobustnessConfig field, for the valued options
@@ -70,7 +70,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     how.add_argument(
         "--attack-images", type=int, help="PGD and AutoAttack on the first N test images (default all)"
     )
-    how.add_argument("--autoattack-version", choices=["standard", "plus", "rand"])
+    how.add_argument(
+        "--autoattack-version",
+        choices=["standard", "plus", "rand"],
+        help="AutoAttack's attack set (default standard: APGD-CE, APGD-T, FAB-T, Square)",
+    )
     how.add_argument(
         "--seed", type=int, help="seed of PGD starts, AutoAttack and generated corruptions (default 0)"
     )
@@ -90,8 +94,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     how.add_argument(
         "--data-root", help="folder with the dataset releases (overrides bench.toml and BENCH_DATA_ROOT)"
     )
-    how.add_argument("--device", choices=["auto", "cpu", "cuda"])
-    how.add_argument("--precision", choices=["auto", "fp32", "bf16"])
+    add_device_arguments(how)
     cmd.set_defaults(func=run)
 
 
