@@ -45,8 +45,7 @@ class CommandParser(argparse.ArgumentParser):
             public = public_commands(action)
             raise argparse.ArgumentError(
                 action,
-                f"unknown command {value!r}{did_you_mean(str(value), public)}; "
-                f"commands: {', '.join(public)}",
+                f"unknown command {value!r}{did_you_mean(str(value), public)}; commands: {', '.join(public)}",
             )
         super()._check_value(action, value)
 

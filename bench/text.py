@@ -33,21 +33,31 @@ def _regular_plural(noun: str) -> str:
 
 
 def number(value: float, digits: int = 4) -> str:
-    """A float as a person would write it: as typed when it has at most six significant digits
-    (`0.1`, `0.999999`, `0.0005`), `8/255` for another multiple of 1/255, otherwise rounded to
-    `digits` significant digits."""
+    """A float as a person would write it: as typed when it is a short decimal (`0.1`, `5e-04`),
+    `8/255` for a multiple of 1/255 (also when typed as 0.0313725), `0.999999` when six digits
+    are what it has, otherwise rounded to `digits` significant digits."""
     if not math.isfinite(value):
         return str(value)
     if value == int(value) and abs(value) < 1e15:
         return str(int(value))
-    short = f"{value:g}"
-    if float(short) == value:
-        return short
-    scaled = value * _PIXEL_DENOMINATOR
-    if abs(scaled - round(scaled)) < 1e-9 * max(1.0, abs(scaled)):
-        fraction = Fraction(round(scaled), _PIXEL_DENOMINATOR)  # lowest terms: 2/3, not 170/255
-        return f"{fraction.numerator}/{fraction.denominator}"
+    if float(f"{value:.{digits}g}") == value:
+        return f"{value:g}"
+    fraction = _pixel_fraction(value)
+    if fraction is not None:
+        return fraction
+    if float(f"{value:g}") == value:
+        return f"{value:g}"
     return f"{value:.{digits}g}"
+
+
+def _pixel_fraction(value: float) -> str | None:
+    """`8/255` when `value` is k/255 to six significant digits (in lowest terms, 2/3 not 170/255)."""
+    scaled = value * _PIXEL_DENOMINATOR
+    k = round(scaled)
+    if k == 0 or abs(scaled - k) > 1e-5 * abs(scaled):
+        return None
+    fraction = Fraction(k, _PIXEL_DENOMINATOR)
+    return None if fraction.denominator == 1 else f"{fraction.numerator}/{fraction.denominator}"
 
 
 def value(item: Any) -> str:

@@ -86,7 +86,9 @@ def missing_suite(path: str) -> BenchError:
         )
     close = difflib.get_close_matches(given.stem, [p.stem for p in found], n=3, cutoff=0.6)
     hint = f" (did you mean {' or '.join(str(folder / (c + given.suffix)) for c in close)}?)" if close else ""
-    return BenchError(f"{path}: no such suite file{hint}; suites in {folder}/: {', '.join(p.name for p in found)}")
+    return BenchError(
+        f"{path}: no such suite file{hint}; suites in {folder}/: {', '.join(p.name for p in found)}"
+    )
 
 
 def check_paths(args: argparse.Namespace) -> None:

@@ -47,7 +47,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     cmd.add_argument("--epochs", type=int, help="its training budget (default: the epoch in the file's meta)")
     cmd.add_argument("--stem", choices=["auto", "cifar", "imagenet"], default="auto", help="ResNet stem")
     cmd.add_argument("--image-size", type=int, help="test resolution (default: the dataset's)")
-    cmd.add_argument("--batch-size", type=int, default=200, help="evaluation batch size (default: %(default)s)")
+    cmd.add_argument(
+        "--batch-size", type=int, default=200, help="evaluation batch size (default: %(default)s)"
+    )
     cmd.add_argument(
         "--tolerance", type=float, help="exit 1 if more than this many points below the published value"
     )

@@ -15,6 +15,7 @@ from rich.markup import escape
 
 from bench.commands.common import add_device_arguments, err, load_settings, out
 from bench.errors import BenchError
+from bench.text import plural
 
 DEFAULTS = {"backbone": "resnet18", "dataset": "synthetic", "image_size": 32, "batch_size": 16}
 DATA_BLOCKS = (5, 4096, 5)  # data path: warm-up batches, images per block (whole batches), blocks
@@ -132,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     )
     load_before = timing.loadavg()
     out.print(
-        f"bench perf: {len(methods)} methods, {escape(args.backbone)} on {escape(spec.name)} at {image_size} px, "
+        f"bench perf: {plural(len(methods), 'method')}, {escape(args.backbone)} on {escape(spec.name)} at {image_size} px, "
         f"batch {args.batch_size}, {escape(rt.describe())}; {args.warmup} warm-up + {args.steps} timed steps each"
     )
     rows = steps.measure(methods, setup, args.warmup, args.steps)

@@ -19,6 +19,7 @@ from rich.markup import escape
 
 from bench.commands.common import add_device_arguments, err, load_settings, out
 from bench.errors import BenchError
+from bench.text import plural
 
 FLAGS = {  # flag -> RobustnessConfig field, for the valued options
     "eps": "eps_255",
@@ -188,7 +189,7 @@ def evaluate_and_report(
     from bench.report import robustness as report
 
     failures: dict[Path, str] = {}
-    out.print(f"robustness ({', '.join(config.evaluators)}) of {len(entries)} runs")
+    out.print(f"robustness ({', '.join(config.evaluators)}) of {plural(len(entries), 'run')}")
     for i, (job, run_dir) in enumerate(entries, 1):
         label = f"{job.method}/{job.backbone}/{job.dataset}/s{job.seed}"
         log_path = run_dir / "log.txt"

@@ -83,7 +83,9 @@ class Progress:
         else:
             status = f"[red]error[/] {escape(str(record.get('error', '')).splitlines()[0])}"
         wall = record.get("wall_seconds", 0)
-        self.console.print(f"\\[{self.done}/{self.total}] {escape(name)}: {status} ({wall:.1f} s){self._eta()}")
+        self.console.print(
+            f"\\[{self.done}/{self.total}] {escape(name)}: {status} ({wall:.1f} s){self._eta()}"
+        )
         self._describe()
 
     def skipped(self, job: Any, reason: str) -> None:

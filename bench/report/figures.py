@@ -17,7 +17,9 @@ def parse_formats(text: str) -> tuple[str, ...]:
     asked = [part.strip().lower().lstrip(".") for part in text.split(",") if part.strip()]
     unknown = [f for f in asked if f not in FORMATS]
     if unknown or not asked:
-        raise ValueError(f"unknown format {', '.join(map(repr, unknown)) or '(none)'}; valid: {', '.join(FORMATS)}")
+        raise ValueError(
+            f"unknown format {', '.join(map(repr, unknown)) or '(none)'}; valid: {', '.join(FORMATS)}"
+        )
     return tuple(dict.fromkeys(asked))
 
 
