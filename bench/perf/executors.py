@@ -125,10 +125,10 @@ class Clock:
     def epoch(self, job: Any, epoch: int) -> None:
         pass
 
-    def finished(self, job: Any, record: dict[str, Any]) -> None:
-        assert record["status"] == "ok", record.get("error")
+    def finished(self, job: Any, record: Any) -> None:
+        assert record.ok, record.error
         self.lengths[job.id] = time.perf_counter() - self.start[job.id]
-        self.recorded[job.id] = record["wall_seconds"]
+        self.recorded[job.id] = record.wall_seconds
 
     def skipped(self, job: Any, reason: str) -> None:
         raise AssertionError(f"{job.id} skipped: {reason}")
