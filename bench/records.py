@@ -481,13 +481,15 @@ def _checkpoint_problem(folder: Path, result: Result) -> Problem | None:
 
 def _agreement_problem(folder: Path, result: Result, rows: list[MetricsRow], epochs: int) -> Problem | None:
     path = folder / METRICS
-    claimed = result.epochs_completed or epochs
-    if len(rows) != claimed:
+    claimed = result.epochs_completed  # 0: a record made by hand or by a tool, which does not say
+    if claimed and len(rows) != claimed:
         return Problem(METRICS, path, f"holds {len(rows)} epochs, but {RESULT} says {claimed} were completed")
-    if claimed != epochs:
+    if claimed and claimed != epochs:
         return Problem(
             RESULT, folder / RESULT, f"says {claimed} epochs were completed, but the job has {epochs}"
         )
+    if not rows:
+        return Problem(METRICS, path, f"holds no epoch, but {RESULT} says the job finished")
     curves = curves_from(rows)
     for network, values in result.metrics.items():
         final = values.get("final")
