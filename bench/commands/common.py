@@ -96,6 +96,10 @@ def check_paths(args: argparse.Namespace) -> None:
     typo costs a fraction of a second."""
     suite = getattr(args, "suite", None)
     if suite is not None and not Path(suite).is_file():
+        if Path(suite).is_dir():
+            raise BenchError(
+                f"{suite}: is a folder, not a suite file (give a .yaml file, e.g. suites/smoke.yaml)"
+            )
         raise missing_suite(suite)
     for target in getattr(args, "targets", None) or []:  # bench robustness SUITE | RUN_DIR...
         if Path(target).exists():
