@@ -31,17 +31,50 @@ PARENT_ENV = "BENCH_PARENT_PID"  # the pid a child should die with (set by whoev
 
 
 class Stopped(KeyboardInterrupt):
-    """A SIGTERM or SIGHUP, raised where the program was, like Ctrl-C's KeyboardInterrupt."""
+    """A SIGTERM or SIGHUP (or a Ctrl-C held back by `finish_writing`), raised where the program was."""
 
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
 
 
+_deferred: list[int] = []  # signals that arrived while a checkpoint was being written
+_writing = 0
+
+
 def _raise(signum: int, frame: FrameType | None) -> None:
     for sig in HANDLED:  # one stop is enough: a second signal must not interrupt the cleanup
-        signal.signal(sig, signal.SIG_IGN)
+        if signal.getsignal(sig) is _raise:
+            signal.signal(sig, signal.SIG_IGN)
+    if _writing:
+        _deferred.append(signum)
+        return
     raise Stopped(signum)
+
+
+@contextlib.contextmanager
+def finish_writing() -> Iterator[None]:
+    """Inside, a stop (Ctrl-C, SIGTERM, SIGHUP) waits until the block is done, then happens:
+    an epoch whose records have begun to be written ends with all of them on disk, instead of
+    losing its checkpoint to an interrupted write (minutes of training on a large model)."""
+    global _writing
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    interrupt = signal.getsignal(signal.SIGINT)
+    if interrupt is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _raise)
+    _writing += 1
+    try:
+        yield
+    finally:
+        _writing -= 1
+        if interrupt is signal.default_int_handler:
+            signal.signal(signal.SIGINT, interrupt)
+        if _deferred and not _writing:
+            signum = _deferred[0]
+            _deferred.clear()
+            raise Stopped(signum)
 
 
 @contextlib.contextmanager

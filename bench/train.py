@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.profiler import record_function
 
-from bench import build, distributed, records, registry, runtime, safe_io
+from bench import build, distributed, records, registry, runtime, safe_io, signals
 from bench.data.base import DatasetSpec
 from bench.data.pipeline import build_loaders
 from bench.errors import BenchError
@@ -198,8 +198,11 @@ def _train(
         history.append(row)
         group.check_in_sync(train_step, epoch + 1, when=f"after epoch {epoch + 1}")
         if group.is_main:
-            records.write_metrics(run_dir, history)
-            _save_checkpoint(run_dir, job, epoch + 1, history, model, method, optimizer, data_gen, method_gen)
+            with signals.finish_writing():  # a stop now comes after the checkpoint, not inside it
+                records.write_metrics(run_dir, history)
+                _save_checkpoint(
+                    run_dir, job, epoch + 1, history, model, method, optimizer, data_gen, method_gen
+                )
         accuracy = " ".join(f"{k}={v:.2f}" for k, v in row.test_top1.items())
         log(
             f"epoch {epoch + 1}/{recipe.epochs} loss {row.train_loss:.4f} lr {lr:.4g} top1 {accuracy} ({row.seconds:.1f}s)"

@@ -5,6 +5,7 @@ arrives; none is trained to the end."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -56,14 +57,19 @@ def _worker_pid(run_dir: Path) -> int:
 
 
 def _gone(pid: int, seconds: float) -> bool:
+    """The process has exited within `seconds` (a zombie its new parent has not reaped yet counts)."""
     deadline = time.time() + seconds
-    while time.time() < deadline:
+    while True:
         try:
             os.kill(pid, 0)
-        except ProcessLookupError:
+            status = Path(f"/proc/{pid}/status")
+            if status.exists() and "\nState:\tZ" in status.read_text():
+                return True
+        except (ProcessLookupError, FileNotFoundError):
             return True
+        if time.time() > deadline:
+            return False
         time.sleep(0.05)
-    return False
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
@@ -94,9 +100,9 @@ def test_a_killed_bench_run_leaves_no_worker_training(project: Path) -> None:
     proc.kill()  # kill -9: nothing of `bench run` runs any more
     proc.communicate()
     try:
-        assert _gone(worker, 15), "the worker outlived `bench run`"
+        assert _gone(worker, 30), "the worker outlived `bench run`"
     finally:
-        if not _gone(worker, 0):
+        with contextlib.suppress(ProcessLookupError):
             os.kill(worker, signal.SIGKILL)
     assert locks.probe(run_dir) is None  # an immediate re-run would take the job, not skip it
 
@@ -150,3 +156,16 @@ def test_the_handlers_raise_like_ctrl_c_and_are_put_back(signum: int, code: int)
     assert isinstance(caught.value, signals.Stopped) and signals.exit_code(caught.value) == code
     assert signal.getsignal(signum) is before
     assert signals.exit_code(KeyboardInterrupt()) == 130
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_while_records_are_written_waits_for_them(signum: int) -> None:
+    written = []
+    with pytest.raises(KeyboardInterrupt) as caught, signals.stop_like_ctrl_c():
+        with signals.finish_writing():
+            os.kill(os.getpid(), signum)
+            time.sleep(0.2)  # the signal has arrived; the block goes on
+            written.append("checkpoint")
+        written.append("next epoch")  # never reached
+    assert written == ["checkpoint"] and signals.exit_code(caught.value) == 128 + signum
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
