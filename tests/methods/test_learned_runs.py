@@ -41,7 +41,7 @@ def test_interrupted_job_resumes_exactly(tmp_path: Path, method: str, params: di
     reference = Settings(base_dir=str(tmp_path / "ref"))
     record = run_job(job, reference)
     assert record.status == "ok", record.error
-    assert set(record["metrics"]) == NETWORKS and record["primary_network"] == "ema|ema_mix"
+    assert set(record.metrics) == NETWORKS and record.primary_network == "ema|ema_mix"
 
     settings = Settings(base_dir=str(tmp_path / "resumed"))
 

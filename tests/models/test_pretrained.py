@@ -95,8 +95,8 @@ def test_run_stops_before_any_job_without_the_weights_then_records_the_file(
     (spec,) = (project / "results" / "runs").rglob(records.SPEC)
     record = records.read_result(spec.parent)
     assert record.status == "ok"
-    assert record["pretrained"] == {
+    assert record.pretrained == {
         "file": str(path),
         "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
     }
-    assert record["images"] == {"train": 256, "test": 256}  # 1/8 and 1/4 of the synthetic splits
+    assert record.images == {"train": 256, "test": 256}  # 1/8 and 1/4 of the synthetic splits
