@@ -26,6 +26,7 @@ COMMANDS = [
     "robustness",
     "status",
     "perf",
+    "import-logs",
 ]
 
 
@@ -36,7 +37,7 @@ def parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
-        importlib.import_module(f"bench.commands.{name}").register(sub)
+        importlib.import_module(f"bench.commands.{name.replace('-', '_')}").register(sub)
     return p
 
 
