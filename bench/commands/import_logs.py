@@ -30,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     cmd.add_argument(
         "--suite",
+        dest="suites",
         action="append",
         default=[],
         help="suite whose cells the logs are compared with (repeatable; default: suites/paper_*.yaml)",
@@ -85,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     from bench.published import cells, logs
 
     settings = load_settings(args)
-    suites = [Path(s) for s in args.suite] or sorted(Path(settings.base_dir).glob("suites/paper_*.yaml"))
+    suites = [Path(s) for s in args.suites] or sorted(Path(settings.base_dir).glob("suites/paper_*.yaml"))
     jobs = cells.suite_jobs(suites)
     parsed = []
     for path, folder in _log_files(args.folders):
