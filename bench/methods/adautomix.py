@@ -105,9 +105,7 @@ class AdAutoMixParams(LearnedParams):
     adv_interval: int = 2  # one adversarial step every adv_interval steps
     upsample: Literal["bilinear", "nearest", "bicubic", "random"] = "bilinear"
     block_norm: Literal["none", "bn"] = "none"  # norm after the q/k convs (BN: ImageNet R-50 config)
-    switch_off: float = (
-        0.0  # > 0: train the Mix Block on a step with this probability (the code's switch_off)
-    )
+    switch_off: float = 0.0  # > 0: the chance a step trains the Mix Block (the code's switch_off)
 
     def __post_init__(self) -> None:
         super().__post_init__()
