@@ -40,8 +40,8 @@ def test_a_curve_three_points_lower_is_caught(released) -> None:
     for log in released:
         for epoch in range(log.epochs // 2 + 1, log.epochs + 1):
             late += 1
-            late_caught += 3.0 > track.band(log, network(log), epoch)
-        early_caught += 3.0 > track.band(log, network(log), log.epochs // 10)
+            late_caught += track.band(log, network(log), epoch) < 3.0
+        early_caught += track.band(log, network(log), log.epochs // 10) < 3.0
     assert late_caught / late >= 0.95  # 99.7% of the epochs of the second half
     assert early_caught >= 30  # 37 of the 50 logs already at a tenth of the budget
 
