@@ -73,3 +73,13 @@ def test_the_tools_statistic_matters(found: list[tally.Check], ours: str, naive:
     naive_rows = [replace(r, reducer=naive) for r in rows]
     worse = tally.checks(naive_rows, shipped)
     assert sum(c.reproduced for c in worse) < sum(c.reproduced for c in exact)
+
+
+def test_the_tables_log_clauses_say_what_the_shipped_logs_give() -> None:
+    rows = [r for r in table.load(PUBLISHED) if "log" in r.checks]
+    assert len(rows) > 100
+    shipped = logs.load_logs(PUBLISHED / "logs")
+    for row in rows:
+        for log in logs.for_cell(shipped, row.cell):
+            value, used = log.reduce(row.reducer, row.network)
+            assert f"{log.file} gives {value:.2f} ({used};" in row.checks["log"], row
