@@ -141,7 +141,7 @@ def _train(
     group.check_in_sync(train_step, start_epoch, when="when resuming")
     trainer = Trainer(model, method, optimizer, train_step, recipe, rt, steps_per_epoch, group)
     log(
-        f"{job.method} / {job.backbone} / {job.dataset} / seed {job.seed}: {sizes['train']} train, "
+        f"{job.label}: {sizes['train']} train, "
         f"{sizes['test']} test images, {steps_per_epoch} steps per epoch, {rt.describe()}"
         + (f", rank {group.rank} of {group.world_size} ({group.backend})" if group.active else "")
         + (f", resuming after epoch {start_epoch}" if start_epoch else "")

@@ -187,7 +187,7 @@ def evaluate_and_report(
     failures: dict[Path, str] = {}
     out.print(f"robustness ({', '.join(config.evaluators)}) of {len(entries)} runs")
     for i, (job, run_dir) in enumerate(entries, 1):
-        label = f"{job.method}/{job.backbone}/{job.dataset}/s{job.seed}"
+        label = job.label
         log_path = run_dir / "log.txt"
 
         def log(message: str, label: str = label, log_path: Path = log_path) -> None:

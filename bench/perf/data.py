@@ -10,7 +10,7 @@ crop + flip, normalised float) from the same uint8 data held in memory:
   for reference (it yields exactly the in-memory path's batches).
 
 and one consumer: `tiny_resnet training`, a forward, backward and SGD step of the tiny backbone
-on such batches. The issue's targets: in-memory at least 5x the torchvision DataLoader, and at
+on such batches. The targets: in-memory at least 5x the torchvision DataLoader, and at
 least 3x what tiny_resnet consumes.
 
 Method: each producer runs `warmup` batches untimed (worker start-up, allocator warm-up), then

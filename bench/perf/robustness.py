@@ -1,4 +1,4 @@
-"""How fast the robustness evaluators run, against the targets of issue 7:
+"""How fast the robustness evaluators run, against their performance targets:
 
 1. corruption evaluation of a CIFAR-C-shaped memory-mapped set (19 files, 5 severities) runs at
    >= 90% of the plain inference throughput of the same model and batch size (reading the files
