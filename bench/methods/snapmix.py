@@ -115,7 +115,7 @@ class SnapMix(GuidedMix):
         "2012.04846",
     )
     share_labels = False
-    cost_target = 1.6  # one extra forward pass (eval mode, no gradients) for the CAMs
+    cost_target = 1.45  # one extra forward pass (eval mode, no gradients) for the CAMs
     Params = SnapMixParams
 
     @classmethod
