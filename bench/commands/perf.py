@@ -13,8 +13,9 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from bench.commands.common import err, load_settings, out
+from bench.commands.common import add_device_arguments, err, load_settings, out
 from bench.errors import BenchError
+from bench.text import plural
 
 DEFAULTS = {"backbone": "resnet18", "dataset": "synthetic", "image_size": 32, "batch_size": 16}
 DATA_BLOCKS = (5, 4096, 5)  # data path: warm-up batches, images per block (whole batches), blocks
@@ -43,8 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="image side in px (default: 32 on the synthetic data, CIFAR's size; else the dataset's own)",
     )
     cmd.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"], help="(default: %(default)s)")
-    cmd.add_argument("--device", choices=["auto", "cpu", "cuda"], help="override bench.toml's device")
-    cmd.add_argument("--precision", choices=["auto", "fp32", "bf16"], help="override bench.toml's precision")
+    add_device_arguments(cmd)
     cmd.add_argument(
         "--compile",
         action="store_true",
@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     )
     load_before = timing.loadavg()
     out.print(
-        f"bench perf: {len(methods)} methods, {escape(args.backbone)} on {escape(spec.name)} at {image_size} px, "
+        f"bench perf: {plural(len(methods), 'method')}, {escape(args.backbone)} on {escape(spec.name)} at {image_size} px, "
         f"batch {args.batch_size}, {escape(rt.describe())}; {args.warmup} warm-up + {args.steps} timed steps each"
     )
     rows = steps.measure(methods, setup, args.warmup, args.steps)

@@ -40,7 +40,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="1",
         help="Beta(alpha, alpha) for every method's lambda in the figure, or 'default' for each method's own",
     )
-    cmd.add_argument("--split", choices=["train", "test"], default="test")
+    cmd.add_argument(
+        "--split",
+        choices=["train", "test"],
+        default="test",
+        help="with --dataset: the split the pairs come from (default: test)",
+    )
     cmd.add_argument("--seed", type=int, default=0, help="picks the pairs and seeds every method's draws")
     cmd.add_argument("--backbone", default="tiny_resnet", help="the model for model-guided methods")
     cmd.add_argument(
