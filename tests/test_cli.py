@@ -151,18 +151,19 @@ report: {reducer: final}
     assert bench("run", "suites/tiny.yaml") == 0
     published = project / "results" / "published"
     published.mkdir(parents=True)
-    header = "source,dataset,backbone,method,metric,value,epochs,notes,reducer,network\n"
-    (published / "fake.csv").write_text(
-        header + "test,synthetic,tiny_resnet,MixUp,top1,99.0,2,,final,online\n"
+    header = "table,dataset,backbone,method,epochs,metric,value,reducer,network,role,source,locator,verification,suite,notes\n"
+    (published / "published.csv").write_text(
+        header + "test,synthetic,tiny_resnet,mixup,2,top1,99.0,final,online,primary,t,t,found: test,,\n"
     )
     assert bench("compare", "suites/tiny.yaml", "--tolerance", "1") == 1
     assert "REGRESSION" in capsys.readouterr().out
-    (published / "fake.csv").write_text(
-        header + "test,synthetic,tiny_resnet,MixUp,top1,5.0,2,,final,online\n"
+    (published / "published.csv").write_text(
+        header + "test,synthetic,tiny_resnet,mixup,2,top1,5.0,final,online,primary,t,t,found: test,,\n"
     )
     assert bench("compare", "suites/tiny.yaml", "--tolerance", "1") == 0
-    (published / "fake.csv").write_text(
-        header + "test,synthetic,tiny_resnet,MixUp,top1,99.0,2,,median_last10,online\n"
+    (published / "published.csv").write_text(
+        header
+        + "test,synthetic,tiny_resnet,mixup,2,top1,99.0,median_last10,online,primary,t,t,found: test,,\n"
     )
     assert bench("compare", "suites/tiny.yaml") == 0
     assert "reducer differs" in capsys.readouterr().out
