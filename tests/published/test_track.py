@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import results, suite
+from bench import records, suite
 from bench.cli import main
 from bench.published import logs, track
 from tests.conftest import write_suite
@@ -98,7 +98,9 @@ def test_status_and_compare_show_a_run_in_progress(project: Path, capsys: pytest
     logs.write_curves(log, logs_dir)
     job = paper_job("cifar100", "resnet18", "adautomix")
     run_dir = job.run_dir(project / "results" / "runs")
-    results.write_jsonl(run_dir / results.METRICS, history_from(log, 120, offset=-4.0))
+    records.write_metrics(
+        run_dir, [records.MetricsRow.from_dict(r) for r in history_from(log, 120, offset=-4.0)]
+    )
     assert main(["status", str(path), "--only", "method=adautomix", "--only", "dataset=cifar100"]) == 0
     out = capsys.readouterr().out
     assert "vs released log" in out and "ep 120:" in out and "below" in out
