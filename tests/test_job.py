@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from bench import records
 from bench.job import Job, Report
 from bench.recipe import Recipe
 
@@ -45,6 +46,8 @@ def test_record_round_trip_and_run_dir(tmp_path) -> None:
     for job in (_job(budget_epochs=30), _job(budget_epochs=3, gpus=4)):
         again = Job.from_record(job.to_record())
         assert again == job and again.id == job.id
-    assert (
-        job.run_dir(tmp_path) == tmp_path / "s" / "synthetic" / "tiny_resnet" / "mixup" / f"s0-{job.id[:8]}"
-    )
+    assert job.run_dir(tmp_path) == tmp_path / "_jobs" / job.id  # the run store: by content, not by suite
+    other_suite = dataclasses.replace(job, suite="other", method="mixup-again")
+    assert other_suite.id == job.id and other_suite.run_dir(tmp_path) == job.run_dir(tmp_path)
+    view = records.view_dir(job, tmp_path)  # where the suite shows it (and where it lived before the store)
+    assert view == tmp_path / "s" / "synthetic" / "tiny_resnet" / "mixup" / f"s0-{job.id[:8]}"
