@@ -70,7 +70,7 @@ class Job:
             "backbone": self.backbone,
             "dataset": self.dataset,
             "seed": self.seed,
-            "recipe": schema.to_plain(self.recipe),
+            "recipe": self.recipe.spec(),  # keys added later are left out at their defaults
             "scale": self.scale,
         }
         if self.gpus > 1:
