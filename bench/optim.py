@@ -7,11 +7,14 @@ iterations. A method's own modules (a mix block) can bring their own lr and min 
 weight-decay rule (none on norm weights and biases, for the ViT recipes) applies to them as well,
 as OpenMixup's name-based paramwise options did.
 
-The ViT recipes' paramwise options ('norm', 'bias', '(bn|ln|gn)...', 'gamma',
-'relative_position_bias_table', 'absolute_pos_embed': weight_decay 0) exempt, in timm's Swin-T
-and ConvNeXt-T, exactly the 1-d parameters plus Swin's relative_position_bias_table (2-d): the
-rule `decay_norm_and_bias: false` plus `no_decay_names: [relative_position_bias_table]`, which is
-also what timm's own `no_weight_decay()` names for Swin-T (tests/test_optim.py checks both).
+OpenMixup's ViT recipes exempt parameters by name (`paramwise_options`: weight_decay 0 for 'norm',
+'bias', 'gamma', 'relative_position_bias_table', ...), which `no_decay_names` repeats: a name
+rule, not a shape rule. It differs from "every 1-d parameter" where a norm layer's name says
+nothing of it: ConvNeXt's stem and downsampling LayerNorms (`stem.1`, `stages.N.downsample.0`
+in timm, `downsample_layers.N.*` in OpenMixup) keep their weight decay there, their biases do
+not. A method's own modules are matched by their names in the method (`block.key.bias`).
+tests/test_optim.py checks the Table 1 recipes against OpenMixup's patterns and timm's
+`no_weight_decay()`.
 """
 
 from __future__ import annotations
@@ -52,10 +55,11 @@ def _decay_groups(group: dict[str, Any], recipe: Recipe, names: dict[int, str]) 
     return [g for g in split if g["params"]]
 
 
-def _parameter_names(model: nn.Module, recipe: Recipe) -> dict[int, str]:
-    """id -> name of the model's parameters; every `no_decay_names` entry must match one of them
-    (a misspelt name would otherwise silently decay what the recipe meant to exempt)."""
-    names = {id(p): n for n, p in model.named_parameters()}
+def _parameter_names(model: nn.Module, extras: nn.Module | None, recipe: Recipe) -> dict[int, str]:
+    """id -> name of the model's and `extras`' parameters; every `no_decay_names` entry must match
+    one of them (a misspelt name would otherwise silently decay what the recipe meant to exempt)."""
+    names = {} if extras is None else {id(p): n for n, p in extras.named_parameters()}
+    names.update({id(p): n for n, p in model.named_parameters()})
     for key in recipe.optimizer.no_decay_names:
         if not any(key in n for n in names.values()):
             examples = ", ".join(list(names.values())[:3])
@@ -67,11 +71,15 @@ def _parameter_names(model: nn.Module, recipe: Recipe) -> dict[int, str]:
 
 
 def build_optimizer(
-    model: nn.Module, recipe: Recipe, extra_groups: list[dict[str, Any]] = ()
+    model: nn.Module,
+    recipe: Recipe,
+    extra_groups: list[dict[str, Any]] = (),
+    extras: nn.Module | None = None,
 ) -> torch.optim.Optimizer:
-    """SGD or AdamW over the model and any extra groups; every group remembers base_lr and min_lr."""
+    """SGD or AdamW over the model and any extra groups (a method's modules; `extras`, the method,
+    names their parameters for `no_decay_names`); every group remembers base_lr and min_lr."""
     opt = recipe.optimizer
-    names = _parameter_names(model, recipe)
+    names = _parameter_names(model, extras, recipe)
     backbone = {"params": [p for p in model.parameters() if p.requires_grad]}
     groups = [g for group in (backbone, *extra_groups) for g in _decay_groups(group, recipe, names)]
     for group in groups:

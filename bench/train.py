@@ -151,7 +151,7 @@ def _train(
     )
     method = method_cls(build(method_cls.Params, job.params), ctx).to(rt.device)
     method.setup(model)
-    optimizer = build_optimizer(model, recipe, method.param_groups())
+    optimizer = build_optimizer(model, recipe, method.param_groups(), method)
     scaler = rt.grad_scaler()
 
     history, start_epoch = _resume(

@@ -138,7 +138,7 @@ def build_runner(name: str, setup: Setup, model: nn.Module) -> Runner:
     method.setup(model)
     if setup.rt.compile:
         compile_model(model, warn=lambda message: setup.warn(f"{name}: {message}"))
-    optimizer = build_optimizer(model, setup.recipe, method.param_groups())
+    optimizer = build_optimizer(model, setup.recipe, method.param_groups(), method)
     train_step = distributed.wrap(model, method, distributed.SINGLE, setup.rt)
     trainer = Trainer(model, method, optimizer, train_step, setup.recipe, setup.rt, setup.steps_per_epoch)
     return Runner(model, method, trainer)
