@@ -128,6 +128,19 @@ def test_data_root_precedence(
     assert str(project / "from_flag" / "cifar-10-batches-py") in capsys.readouterr().err
 
 
+def test_plan_shows_each_cells_augmentation_and_precision(
+    project: Path, capsys: pytest.CaptureFixture
+) -> None:
+    text = (project / "suites" / "tiny.yaml").read_text()
+    text += "overrides:\n  - match: {method: mixup}\n    set: {recipe.precision: fp16, recipe.randaugment: {ops: 2}}\n"
+    write_suite(project, text, "vit.yaml")
+    assert bench("plan", "suites/vit.yaml") == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if "synthetic" in line]
+    assert len(rows) == 3 and "crop_flip" in rows[0]
+    (mixup,) = [r for r in rows if "mixup" in r]
+    assert "fp16" in mixup and "randaug" in mixup and all("auto" in r for r in rows if r != mixup)
+
+
 def test_plan_and_ls(project: Path, capsys: pytest.CaptureFixture) -> None:
     assert bench("plan", "suites/tiny.yaml") == 0
     output = capsys.readouterr().out
