@@ -122,6 +122,11 @@ class Recipe:
         )
         _check(self.grad_clip is None or self.grad_clip > 0, f"grad_clip must be > 0, got {self.grad_clip}")
         _check(
+            self.schedule.min_lr <= self.optimizer.lr,
+            f"schedule.min_lr ({self.schedule.min_lr:g}) must not exceed optimizer.lr ({self.optimizer.lr:g}): "
+            "the schedule would raise the learning rate instead of decaying it",
+        )
+        _check(
             self.crop_scale is None or 0 < self.crop_scale[0] <= self.crop_scale[1] <= 1,
             f"crop_scale must be (lo, hi) with 0 < lo <= hi <= 1, got {self.crop_scale}",
         )
