@@ -123,7 +123,7 @@ def test_an_fp16_job_scales_its_loss_and_resumes_bit_identically(
     settings = in_dir(tmp_path / "resumed")
 
     def interrupt(j: Job, row: dict) -> None:
-        if row["epoch"] == 1:
+        if row.epoch == 1:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
