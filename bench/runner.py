@@ -117,8 +117,14 @@ def report_name(suite: Suite) -> str:
 
 
 def write_leaderboard(suite: Suite, settings: Settings) -> tuple[Path, Path, list[Path]]:
-    """reports/<name>.md, .csv and the figures (<name>-top1.png, -curves.png, -delta.png)."""
+    """reports/<name>.md, .csv and the figures (<name>-top1.png, -curves.png, -delta.png, and
+    -cost.png when some cell has a training cost)."""
+    from bench.report import cost, cost_figure, released
+    from bench.runtime import git_commit
+
     cells = collect(suite, settings)
+    costs = cost.costs(cells, cost.perf_ratios(settings.reports_dir))
+    kinds = ["top1", "curves", "delta"] + (["cost"] if cost_figure.cost_panels(cells, costs) else [])
     name = report_name(suite)
     runs = settings.runs_root / suite.name
     title = f"Leaderboard: {suite.name}"
@@ -133,18 +139,15 @@ def write_leaderboard(suite: Suite, settings: Settings) -> tuple[Path, Path, lis
         + f"` from the run records in `{_relative(runs, settings)}`; do not edit by hand. "
         f"Seeds: {', '.join(map(str, suite.data.axes.seeds))}. Published values and their sources: "
         "`results/published/`. Figures: "
-        + ", ".join(f"`{name}-{kind}.png`" for kind in ("top1", "curves", "delta"))
-        + "."
+        + ", ".join(f"`{name}-{kind}.png`" for kind in kinds)
+        + f". Written by the code at commit {git_commit() or 'unknown'}."
     )
+    logs = released.released_values(cells, settings.published_dir)
     md, csv_path = leaderboard.write(
-        cells,
-        settings.reports_dir,
-        name,
-        title=title,
-        seeds=len(suite.data.axes.seeds),
-        source_note=note,
+        cells, settings.reports_dir, name, title=title, source_note=note, costs=costs, logs=logs
     )
-    return md, csv_path, plots.write(cells, settings.reports_dir, name, title=title)
+    figures = plots.write(cells, settings.reports_dir, name, title=title)
+    return md, csv_path, figures + cost_figure.write(cells, costs, settings.reports_dir, name, title=title)
 
 
 def _relative(path: Path, settings: Settings) -> str:

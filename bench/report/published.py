@@ -106,3 +106,53 @@ def load(folder: Path) -> dict[tuple[str, str, str, int], list[Published]]:
 def registry_name(kind: str, text: str) -> str | None:
     """The registry name that a published table's spelling (e.g. "ResNeXt-50(32x4d)") refers to."""
     return _alias_map(kind).get(_norm(text))
+
+
+@dataclass(frozen=True)
+class LegacyRow:
+    """A row of the CSVs above in the shape of `bench.published.table.PublishedRow`, until that
+    table replaces them. No row names the paper suite that states its conditions (`suite` is
+    empty), so none is comparable: the conditions are unknown here."""
+
+    table: str
+    dataset: str
+    backbone: str
+    method: str
+    epochs: int
+    metric: str
+    value: float
+    reducer: str
+    network: str
+    role: str
+    source: str
+    locator: str
+    verification: str
+    suite: str
+    notes: str
+
+
+def rows(folder: Path) -> list[LegacyRow]:
+    """Every clean top-1 row of `load`, primary source first within a cell."""
+    out = []
+    for (dataset, backbone, method, epochs), entries in load(folder).items():
+        for i, p in enumerate(entries):
+            out.append(
+                LegacyRow(
+                    table=p.file,
+                    dataset=dataset,
+                    backbone=backbone,
+                    method=method,
+                    epochs=epochs,
+                    metric="top1",
+                    value=p.value,
+                    reducer=p.reducer,
+                    network=p.network,
+                    role="primary" if i == 0 else "secondary",
+                    source=p.source,
+                    locator=p.file,
+                    verification=p.notes,
+                    suite="",
+                    notes=p.notes,
+                )
+            )
+    return out

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from bench import results
 from bench import suite as suite_mod
 from bench.report import leaderboard
 from bench.report.collect import collect, columns
 from bench.settings import Settings
 from tests.conftest import write_suite
-from tests.fixtures.cells import cell, paper_cells
+from tests.fixtures.cells import Row, cell, paper_cells
+from tests.fixtures.runs import write_run
 
 EXPECTED = Path(__file__).parent.parent / "fixtures" / "leaderboard_expected.md"
 
@@ -28,13 +28,22 @@ axes:
 recipe: {epochs: 800}
 """
 
-PUBLISHED = """source,dataset,backbone,method,metric,value,epochs,notes,reducer,network
-Paper A,CIFAR-100,ResNet-18,Vanilla,top1,78.04,800,[VERIFIED-2src],median_last10,online
-Paper A,CIFAR-100,ResNet-18,MixUp,top1,79.12,800,,median_last10,online
-Paper A,CIFAR-100,ResNet-18,CutMix,top1,78.17,800,[CONFLICT] other source says 78.30,best_last10,online
-Paper B,CIFAR-100,ResNet-18,CutMix,top1,78.30,800,[CONFLICT],median_last10,online
-Paper C,CIFAR-100,ResNet-18,MixUp,top1,79.12,800,,median_last10,online
-"""
+# The published rows of the golden cells; `suite` names the file stating their conditions
+# (suites/suite.yaml: the golden suite itself, so its cells are the published experiment).
+PUBLISHED = [
+    Row(78.04, "Paper A", notes="[VERIFIED-2src]", method="vanilla", suite="suite"),
+    Row(79.12, "Paper A", method="mixup", suite="suite"),
+    Row(
+        78.17,
+        "Paper A",
+        "best_last10",
+        notes="[CONFLICT] other source says 78.30",
+        method="cutmix",
+        suite="suite",
+    ),
+    Row(78.30, "Paper B", notes="[CONFLICT]", method="cutmix", suite="suite", role="secondary"),
+    Row(79.12, "Paper C", method="mixup", suite="suite", role="secondary"),
+]
 
 # (method, seed) -> the top-1 curve of its last epochs; None: the job failed
 CURVES = {
@@ -48,52 +57,54 @@ CURVES = {
 
 
 def fake_runs(project: Path, settings: Settings, scale: float = 1.0) -> suite_mod.Suite:
-    """Run records for SUITE (at `scale`) as training would write them, with CURVES."""
+    """Run records for SUITE (at `scale`) as training would write them, ending with CURVES (the
+    middle value before them, so the median of the last 10 is the middle of the three)."""
     suite = suite_mod.load(write_suite(project, SUITE)).with_scale(scale)
     for job in suite_mod.expand(suite):
-        run_dir = job.run_dir(settings.runs_root)
-        curve = CURVES[(job.method, job.seed)]
-        if curve is None:
-            results.write_json(
-                run_dir / results.RESULT,
-                {"id": job.id, "status": "error", "error": "loss became nan in epoch 3"},
-            )
-            continue
-        results.write_jsonl(
-            run_dir / results.METRICS,
-            [{"epoch": i + 1, "test_top1": {"online": v}} for i, v in enumerate(curve)],
-        )
-        results.write_json(run_dir / results.RESULT, {"id": job.id, "status": "ok"})
+        last = CURVES[(job.method, job.seed)]
+        if last is None:
+            write_run(job, settings.runs_root, status="error", error="loss became nan in epoch 3")
+        else:
+            write_run(job, settings.runs_root, last)
     return suite
 
 
-def test_cells_carry_means_deltas_curves_and_reasons(project: Path, settings: Settings) -> None:
-    (project / "results" / "published").mkdir(parents=True)
-    (project / "results" / "published" / "table.csv").write_text(PUBLISHED)
+def test_cells_carry_means_deltas_curves_and_reasons(
+    project: Path, settings: Settings, published_table
+) -> None:
+    published_table(PUBLISHED)
     cells = {c.method: c for c in collect(fake_runs(project, settings), settings)}
     assert cells["vanilla"].values == [78.0, 78.5] and cells["vanilla"].n == 2  # median of the last 10
-    assert cells["vanilla"].curves[1] == [(1, 77.5), (2, 78.5), (3, 79.0)]
+    assert cells["vanilla"].curves[1][-3:] == [(798, 77.5), (799, 78.5), (800, 79.0)]
     assert cells["vanilla"].epochs == cells["vanilla"].epochs_run == 800
     assert round(cells["vanilla"].delta, 2) == 0.21 and cells["vanilla"].not_comparable_reason is None
     assert cells["cutmix"].n == 1 and cells["cutmix"].errors == ["seed 1: loss became nan in epoch 3"]
-    # the comparable source is preferred over the first listed one
-    assert cells["cutmix"].primary.source == "Paper B" and round(cells["cutmix"].delta, 2) == -1.80
-    assert [p.source for p in cells["cutmix"].published] == ["Paper A", "Paper B"]
+    # the comparable source is preferred over the first listed one, but an incomplete cell gets no Δ
+    assert cells["cutmix"].primary.source == "Paper B" and cells["cutmix"].delta is None
+    assert cells["cutmix"].not_comparable_reason == "incomplete: 1 of 2 seeds failed"
+    assert [p.source for p in cells["cutmix"].published] == ["Paper B", "Paper A"]
+    assert cells["cutmix"].verdicts == [[], ["reducer median_last10 ≠ best_last10"]]
     # two sources giving the same value agree; a [CONFLICT] note or two values disagree
     assert not cells["mixup"].conflicting and cells["cutmix"].conflicting
     text = leaderboard.csv_text(list(cells.values()))
     assert text.splitlines()[0] == ",".join(leaderboard.CSV_FIELDS)
-    assert "vanilla,cifar100,resnet18,800,800,1.0,median_last10,online,2,78.2500" in text
-    assert "78.17 (Paper A),True,-1.8000,True" in text
+    rows = {r["method"]: r for r in csv.DictReader(io.StringIO(text))}
+    assert (rows["vanilla"]["mean"], rows["vanilla"]["delta"], rows["vanilla"]["comparable"]) == (
+        "78.2500",
+        "0.2100",
+        "True",
+    )
+    assert (rows["cutmix"]["delta"], rows["cutmix"]["complete"], rows["cutmix"]["published_others"]) == (
+        "",
+        "False",
+        "78.17 (Paper A)",
+    )
     assert "Gain" not in text  # no AdAutoMix row, no Gain row
-    # a suite that knows its recipe differs from the published one keeps the cell out of comparison
-    cells["vanilla"].recipe_gap = "no RandAugment"
-    assert cells["vanilla"].not_comparable_reason == "recipe differs from the published one: no RandAugment"
 
 
 def test_unrun_cells_are_shown_as_not_run(project: Path, settings: Settings) -> None:
     suite = suite_mod.load(write_suite(project, SUITE))
-    text = leaderboard.markdown(collect(suite, settings), title="t", seeds=2, source_note="")
+    text = leaderboard.markdown(collect(suite, settings), title="t", source_note="")
     assert text.count("not run") == 3
 
 
@@ -101,9 +112,7 @@ def test_unrun_cells_are_shown_as_not_run(project: Path, settings: Settings) -> 
 
 
 def test_markdown_in_the_papers_shape_matches_the_expected_file(adautomix_alias: None) -> None:
-    text = leaderboard.markdown(
-        paper_cells(), title="Leaderboard: golden", seeds=3, source_note="Fixed records."
-    )
+    text = leaderboard.markdown(paper_cells(), title="Leaderboard: golden", source_note="Fixed records.")
     assert text == EXPECTED.read_text(), "\n" + text
 
 
@@ -137,14 +146,16 @@ def test_rank_marks_handle_ties(means: dict[str, float], expected: dict[str, str
 def test_csv_has_every_cell_and_a_gain_row_per_column(adautomix_alias: None) -> None:
     lines = leaderboard.csv_text(paper_cells()).splitlines()
     assert len(lines) == 1 + 12 + 3
-    gain = dict(zip(leaderboard.CSV_FIELDS, lines[13].split(",")))
-    assert gain["method"] == "Gain" and gain["dataset"] == "cifar100" and gain["backbone"] == "resnet18"
-    assert gain["mean"] == "1.3700" and gain["n"] == "3" and gain["versus"] == "mixup"
-    assert gain["published"] == "3.20" and gain["published_versus"] == "mixup"
-    assert (gain["ci_low"], gain["ci_high"]) == ("0.7930", "1.9404")
-    no_interval = dict(zip(leaderboard.CSV_FIELDS, lines[15].split(",")))
-    assert no_interval["dataset"] == "cifar10" and no_interval["ci_low"] == ""
-    assert no_interval["reason"] == "the two rows have different seeds"
+    gains = list(csv.DictReader(io.StringIO("\n".join([lines[0], *lines[13:]]))))
+    refused, tie, _ = gains
+    assert (
+        refused["method"] == "Gain" and refused["dataset"] == "cifar100" and refused["backbone"] == "resnet18"
+    )
+    assert refused["mean"] == "" and refused["complete"] == "False" and refused["published"] == "3.20"
+    assert refused["reason"] == "incomplete rows: CutMix 1 of 3 seeds failed"
+    assert tie["backbone"] == "resnext50_32x4d" and tie["mean"] == "0.0000" and tie["n"] == "3"
+    assert tie["versus"] == "mixup" and tie["published"] == "2.12" and tie["published_versus"] == "mixup"
+    assert (tie["ci_low"], tie["ci_high"]) == ("-0.2484", "0.2484")
 
 
 def test_reduced_scale_is_labelled_everywhere_and_never_compared(adautomix_alias: None) -> None:
@@ -153,10 +164,11 @@ def test_reduced_scale_is_labelled_everywhere_and_never_compared(adautomix_alias
         for c in paper_cells()
         if c.values
     ]
-    text = leaderboard.markdown(cells, title="t", seeds=3, source_note="")
+    text = leaderboard.markdown(cells, title="t", source_note="")
     assert "> **Reduced scale ×0.25**" in text
     assert "CIFAR-100<br>ResNet-18 (800 ep; ran 200 at ×0.25)" in text
     table = [line for line in text.splitlines() if line.startswith("| ") and "Method" not in line]
+    assert table.pop().startswith("| Gain | n/c")  # a Gain needs rows reduced alike
     measured = [part for line in table for part in line.split(" | ")[1::3] if part]
     assert measured and all("scale 0.25" in part for part in measured), measured
     deltas = [part.strip(" |") for line in table for part in line.split(" | ")[3::3]]
