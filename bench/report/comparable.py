@@ -92,10 +92,11 @@ def reasons(measured: Job, row: PublishedLike, reference: Job | None) -> list[st
     said: list[str] = []  # the keys reported already
     out = _identity(measured, row, said)
     if reference is None:
-        where = f"suite {row.suite}" if row.suite else "no paper suite"
+        cell = f"{row.dataset} · {row.backbone} · {row.method} · {row.epochs} ep"
         out.append(
-            f"no reference cell: {where} states no conditions for "
-            f"{row.dataset} · {row.backbone} · {row.method} · {row.epochs} ep"
+            f"no reference cell: suite {row.suite} has no cell {cell}"
+            if row.suite
+            else f"no reference cell: no paper suite states how {cell} was measured"
         )
         return out
     if reference.report.recipe_gap:
