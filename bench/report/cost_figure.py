@@ -81,7 +81,7 @@ def draw_cost(panels: list[CostPanel], title: str, path: Path) -> Path:
 
     ncols = max(1, min(len(panels), 3))
     nrows = -(-len(panels) // ncols)
-    fig = Figure(figsize=(max(6.0, 4.8 * ncols), 4.2 * nrows + 0.8), dpi=DPI, layout="constrained")
+    fig = Figure(figsize=(max(7.5, 4.8 * ncols), 4.2 * nrows + 1.0), dpi=DPI, layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     names = list(dict.fromkeys(p.method for panel in panels for p in panel.points))
     cmap = colormaps["tab10" if len(names) <= 10 else "tab20"]
@@ -123,7 +123,9 @@ def draw_cost(panels: list[CostPanel], title: str, path: Path) -> Path:
         Line2D([], [], marker="o", color="black", mfc="none", ms=14, ls="--", label="Pareto front"),
         Line2D([], [], marker="o", color="0.6", ls="none", label="incomplete (not on the front)"),
     ]
-    fig.legend(handles=handles, loc="outside lower center", ncols=4, fontsize=8, frameon=False)
+    fig.legend(
+        handles=handles, loc="outside lower center", ncols=2 if ncols == 1 else 4, fontsize=8, frameon=False
+    )
     fig.suptitle(f"{title}\ntop-1 against training cost", fontsize=11)
     results.atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=DPI), mode="wb")
     return path

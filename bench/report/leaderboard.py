@@ -244,11 +244,12 @@ def _gain_note(gain_rows: list[Gain], target: str, all_columns: list[Column]) ->
             + "; ".join(f"{short_name(g.column)} ({g.no_interval})" for g in missing)
             + f": it needs ≥ {MIN_SEEDS} seeds."
         )
-    text += (
-        f" The pub. Gain is the same statistic on the published values of this table's rows "
-        f"(best other: {versus('published_versus', 'published')}), so it matches the paper's Gain row "
-        "only when the table has the paper's rows."
-    )
+    if any(g.published is not None for g in gain_rows):
+        text += (
+            f" The pub. Gain is the same statistic on the published values of this table's rows "
+            f"(best other: {versus('published_versus', 'published')}), so it matches the paper's Gain row "
+            "only when the table has the paper's rows."
+        )
     return text
 
 

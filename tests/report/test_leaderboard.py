@@ -13,7 +13,7 @@ from bench.report import leaderboard
 from bench.report.collect import collect, columns
 from bench.settings import Settings
 from tests.conftest import write_suite
-from tests.fixtures.cells import Row, cell, paper_cells
+from tests.fixtures.cells import Row, cell, paper_cells, pub
 from tests.fixtures.runs import write_run
 
 EXPECTED = Path(__file__).parent.parent / "fixtures" / "leaderboard_expected.md"
@@ -176,3 +176,88 @@ def test_reduced_scale_is_labelled_everywhere_and_never_compared(adautomix_alias
     assert "never comparable with published numbers" in text
     for row in csv.DictReader(io.StringIO(leaderboard.csv_text(cells))):
         assert row["scale"] == "0.25" and row["comparable"] == "False" and row["delta"] == ""
+
+
+# --- what a number may claim ------------------------------------------------------------------
+
+
+def test_test_set_selected_numbers_carry_a_mark_ours_and_published() -> None:
+    cells = [
+        cell("vanilla", "cifar100", "resnet18", [78.0, 78.2, 78.1], [pub(78.0, "P")]),
+        cell("mixup", "cifar100", "resnet18", [80.0, 80.2, 80.1], [pub(79.0, "P", "best")], reducer="best"),
+        cell("adautomix", "cifar100", "resnet18", [81.0, 81.2, 81.1], reducer="median_last10"),
+    ]
+    text = leaderboard.markdown(cells, title="t", source_note="")
+    assert "| Vanilla | 78.10 ± 0.10 | 78.00 | +0.10 |" in text  # neither is marked
+    assert "80.10 ± 0.10 † | 79.00 † |" in text  # best epoch: selected on the test set
+    assert "| AdAutoMix | 81.10 ± 0.10 † |" in text  # the larger of two heads, ema|ema_mix
+    assert "† = selected on the test set" in text
+
+
+def test_cells_without_a_valid_value_say_why_and_are_never_ranked() -> None:
+    cells = [
+        cell(
+            "vanilla",
+            "cifar100",
+            "resnet18",
+            [],
+            [pub(78.0, "P")],
+            invalid=["seed 0: top-1 of online is nan at epoch 800"],
+        ),
+        cell(
+            "mixup",
+            "cifar100",
+            "resnet18",
+            [],
+            [pub(79.0, "P")],
+            errors=["seed 0: loss became nan in epoch 3"],
+        ),
+        cell("cutmix", "cifar100", "resnet18", [80.0]),
+        cell("fmix", "cifar100", "resnet18", [79.0]),
+    ]
+    text = leaderboard.markdown(cells, title="t", source_note="")
+    assert "| Vanilla | invalid | 78.00 | — |" in text and "| MixUp | failed | 79.00 | — |" in text
+    assert "**" not in text.split("| Method")[1].split("Notes:")[0]  # nothing bold: the column is incomplete
+    assert (
+        "no ranks in CIFAR-100 · ResNet-18 · 800 ep: incomplete rows: Vanilla seed 0: top-1 of online is nan"
+        in text
+    )
+    assert "- vanilla / resnet18 / cifar100, seed 0: top-1 of online is nan at epoch 800 (invalid)" in text
+
+
+def test_single_seed_columns_are_ranked_with_a_note_and_partial_cells_are_not() -> None:
+    single = [
+        cell(m, "imagenet", "resnet18", [v], seeds=[0]) for m, v in (("vanilla", 70.0), ("mixup", 71.0))
+    ]
+    text = leaderboard.markdown(single, title="t", source_note="")
+    assert "**71.00**" in text and "rest on one seed per row" in text
+    partial = [
+        cell("vanilla", "cifar100", "resnet18", [78.0, 78.1, 78.2]),
+        cell(
+            "mixup", "cifar100", "resnet18", [90.0], missing=[1, 2]
+        ),  # one seed of three is no mean of three
+    ]
+    text = leaderboard.markdown(partial, title="t", source_note="")
+    assert "90.00 (n=1 of 3, 2 not run)" in text and "**" not in text.split("| Method")[1]
+
+
+def test_a_released_log_column_appears_beside_published_values() -> None:
+    from bench.report.released import ReleasedValue
+
+    cells = [
+        cell(
+            "adautomix",
+            "cifar100",
+            "resnet18",
+            [],
+            [pub(82.32, "P", "openmixup_automix", "ema|ema_mix")],
+            missing=[0, 1, 2],
+        )
+    ]
+    logs = {
+        ("adautomix", ("cifar100", "resnet18", 800)): ReleasedValue(82.29, "adautomix_r18_800e.log", "AA")
+    }
+    text = leaderboard.markdown(cells, title="t", source_note="", logs=logs)
+    assert "| pub. | log | Δ |" in text and "| not run | 82.32 † | 82.29 | — |" in text
+    row = next(csv.DictReader(io.StringIO(leaderboard.csv_text(cells, logs=logs))))
+    assert row["released_log"] == "82.2900"
