@@ -17,8 +17,9 @@ from typing import Any
 
 from rich.markup import escape
 
-from bench.commands.common import err, load_settings, out
+from bench.commands.common import add_device_arguments, err, load_settings, out
 from bench.errors import BenchError
+from bench.text import plural
 
 FLAGS = {  # flag -> RobustnessConfig field, for the valued options
     "eps": "eps_255",
@@ -70,7 +71,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     how.add_argument(
         "--attack-images", type=int, help="PGD and AutoAttack on the first N test images (default all)"
     )
-    how.add_argument("--autoattack-version", choices=["standard", "plus", "rand"])
+    how.add_argument(
+        "--autoattack-version",
+        choices=["standard", "plus", "rand"],
+        help="AutoAttack's attack set (default standard: APGD-CE, APGD-T, FAB-T, Square)",
+    )
     how.add_argument(
         "--seed", type=int, help="seed of PGD starts, AutoAttack and generated corruptions (default 0)"
     )
@@ -90,8 +95,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     how.add_argument(
         "--data-root", help="folder with the dataset releases (overrides bench.toml and BENCH_DATA_ROOT)"
     )
-    how.add_argument("--device", choices=["auto", "cpu", "cuda"])
-    how.add_argument("--precision", choices=["auto", "fp32", "bf16"])
+    add_device_arguments(how)
     cmd.set_defaults(func=run)
 
 
@@ -185,7 +189,7 @@ def evaluate_and_report(
     from bench.report import robustness as report
 
     failures: dict[Path, str] = {}
-    out.print(f"robustness ({', '.join(config.evaluators)}) of {len(entries)} runs")
+    out.print(f"robustness ({', '.join(config.evaluators)}) of {plural(len(entries), 'run')}")
     for i, (job, run_dir) in enumerate(entries, 1):
         label = f"{job.method}/{job.backbone}/{job.dataset}/s{job.seed}"
         log_path = run_dir / "log.txt"

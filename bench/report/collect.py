@@ -160,14 +160,19 @@ class Cell:
     @property
     def conflicting(self) -> bool:
         """The sources disagree: two published values differ, or a row's notes say [CONFLICT]."""
-        return len({p.value for p in self.published}) > 1 or any(
-            "[CONFLICT" in getattr(p, "notes", "") for p in self.published
-        )
+        return len({p.value for p in self.published}) > 1 or any(disagrees(p) for p in self.published)
+
+
+def disagrees(row: PublishedLike) -> bool:
+    """The row's verification found another source with another value (or its notes say so)."""
+    checks = getattr(row, "checks", {})
+    return bool(checks.get("differs")) or "[CONFLICT" in getattr(row, "notes", "")
 
 
 def test_selected(reducer: str, network: str) -> bool:
-    """A number chosen by its test accuracy: the best epoch, or the larger of two networks."""
-    return reducer == "best" or reducer.startswith("best_last") or "|" in network
+    """A number chosen by its test accuracy: the best epoch, the larger of two medians
+    (OpenMixup's automix window), or the larger of two networks."""
+    return reducer == "best" or reducer.startswith(("best_last", "openmixup_automix")) or "|" in network
 
 
 def resolve_network(job: Job) -> str:
@@ -204,9 +209,7 @@ def _read_run(job: Job, run_dir: Path, network: str) -> _Run | tuple[str, str] |
         return "invalid", torn
     curves = _curves(history)
     try:
-        value, used = reducers.reduce_networks(
-            {k: [v for _, v in c] for k, c in curves.items()}, network, job.report.reducer
-        )
+        value, used = reducers.reduce_networks(curves, network, job.report.reducer, epochs=job.recipe.epochs)
     except (KeyError, ValueError) as exc:
         return "invalid", f"cannot reduce: {exc}"
     return _Run(value, used, curves[used], record)
@@ -304,10 +307,12 @@ def _add_run(cell: Cell, job: Job, outcome: _Run | tuple[str, str] | None) -> No
 
 
 def published_rows(settings: Settings) -> list[PublishedLike]:
-    """Every published row (`bench.published.table`)."""
-    from bench.report.published import rows as legacy_rows
+    """Every published row (`bench.published.table`), less those of recipes the harness does not
+    train (they are other experiments, not other values of this cell)."""
+    from bench.published import table
+    from bench.report.published import OTHER_RECIPES
 
-    return legacy_rows(settings.published_dir)
+    return [row for row in table.load(settings.published_dir) if not OTHER_RECIPES.search(row.table)]
 
 
 def attach_published(cell: Cell, rows: list[PublishedLike], suites_dir: Path) -> None:

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench import reducers, registry, results
-from bench.report.collect import Cell, Column, column_of, columns, rows, test_selected
+from bench.report.collect import Cell, Column, column_of, columns, disagrees, rows, test_selected
 from bench.report.cost import Cost
 from bench.report.gain import CONFIDENCE, MIN_SEEDS, Gain, gains, refusal, target_rows
 from bench.report.names import column_name, display_name, parameter_notes, row_name, short_name
@@ -135,12 +135,17 @@ def _published(cell: Cell, footnote: _Footnotes) -> str:
         + ("; the one compared)" if p is pub else ")")
         for p in cell.published
     )
-    flagged = [p.notes for p in cell.published if "[CONFLICT" in p.notes]
+    flagged = [_disagreement(p) for p in cell.published if disagrees(p)]
     text = f"published values disagree for {display_name(cell)} on {short_name(column_of(cell))}: {sources}."
     if flagged:
         text += " Source notes: " + " | ".join(dict.fromkeys(n.rstrip(". ") for n in flagged)) + "."
     also = f" (or {', '.join(_fmt(v) for v in others)})" if others else ""
     return f"{shown}{also} {footnote(text)}"
+
+
+def _disagreement(row: object) -> str:
+    differs = getattr(row, "checks", {}).get("differs")
+    return f"differs: {differs}" if differs else getattr(row, "notes", "")
 
 
 def _delta(cell: Cell, footnote: _Footnotes, digits: int) -> str:

@@ -58,9 +58,8 @@ def released_values(cells: list[Cell], published_dir: Path) -> dict[tuple[str, C
 
 def reduce_log(log: object, reducer: str, network: str) -> ReleasedValue:
     """The log's curves reduced by `reducer` over `network` (which may name alternatives 'a|b')."""
-    curves = {name: [top1 for _, top1 in points] for name, points in log.curves.items()}  # type: ignore[attr-defined]
     try:
-        value, _ = reducers.reduce_networks(curves, network, reducer)
+        value, _ = reducers.reduce_networks(log.curves, network, reducer, epochs=log.epochs)  # type: ignore[attr-defined]
     except (KeyError, ValueError) as exc:
         return ReleasedValue(None, log.file, log.source, str(exc))  # type: ignore[attr-defined]
     return ReleasedValue(value, log.file, log.source)  # type: ignore[attr-defined]

@@ -136,7 +136,7 @@ def test_released_cifar_c_with_published_values_and_mce(project: Path, capsys: p
     write_cifar_c(data, "CIFAR-100-C", test.images.numpy(), test.labels.numpy())
     published = project / "results" / "published"
     published.mkdir(parents=True)
-    shutil.copy(ROOT / "results" / "published" / "adautomix_table3_robustness.csv", published)
+    shutil.copy(ROOT / "results" / "published" / "published.csv", published)
     write_suite(project, CIFAR, "c100.yaml")
     assert bench("run", "suites/c100.yaml") == 0
     assert bench("robustness", "suites/c100.yaml", "--corruption", "--fgsm", "--mce-baseline", "vanilla") == 0
@@ -155,7 +155,7 @@ def test_released_cifar_c_with_published_values_and_mce(project: Path, capsys: p
     cutmix, vanilla = table_row(board, "CutMix"), table_row(board, "Vanilla")
     assert cutmix[4:6] == ["79.45", "n/c [1]"] and cutmix[7] == "46.66" and cutmix[10] == "88.24"
     assert vanilla[4] == "—"  # Table 3 has no Vanilla row
-    assert "the paper does not state the backbone" in board and "FGSM convention differs" in board
+    assert "backbone differs (published resnet18)" in board and "FGSM convention differs" in board
     mce_column = (
         next(line for line in board.splitlines() if line.startswith("| Method |")).split("|").index(" mCE ↓ ")
     )

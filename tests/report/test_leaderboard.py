@@ -13,7 +13,7 @@ from bench.report import leaderboard
 from bench.report.collect import collect, columns
 from bench.settings import Settings
 from tests.conftest import write_suite
-from tests.fixtures.cells import Row, cell, paper_cells, pub
+from tests.fixtures.cells import cell, paper_cells, pub
 from tests.fixtures.runs import write_run
 
 EXPECTED = Path(__file__).parent.parent / "fixtures" / "leaderboard_expected.md"
@@ -28,22 +28,21 @@ axes:
 recipe: {epochs: 800}
 """
 
-# The published rows of the golden cells; `suite` names the file stating their conditions
+# The published table of the golden cells; `suite` names the file stating their conditions
 # (suites/suite.yaml: the golden suite itself, so its cells are the published experiment).
-PUBLISHED = [
-    Row(78.04, "Paper A", notes="[VERIFIED-2src]", method="vanilla", suite="suite"),
-    Row(79.12, "Paper A", method="mixup", suite="suite"),
-    Row(
-        78.17,
-        "Paper A",
-        "best_last10",
-        notes="[CONFLICT] other source says 78.30",
-        method="cutmix",
-        suite="suite",
-    ),
-    Row(78.30, "Paper B", notes="[CONFLICT]", method="cutmix", suite="suite", role="secondary"),
-    Row(79.12, "Paper C", method="mixup", suite="suite", role="secondary"),
-]
+PUBLISHED = """table,dataset,backbone,method,epochs,metric,value,reducer,network,role,source,locator,verification,suite,notes
+Paper A,cifar100,resnet18,vanilla,800,top1,78.04,median_last10,online,primary,Paper A,T1,found: test,suite,
+Paper A,cifar100,resnet18,mixup,800,top1,79.12,median_last10,online,primary,Paper A,T1,found: test,suite,
+Paper A,cifar100,resnet18,cutmix,800,top1,78.17,best_last10,online,primary,Paper A,T1,found: test,suite,[CONFLICT] other source says 78.30
+Paper B,cifar100,resnet18,cutmix,800,top1,78.30,median_last10,online,primary,Paper B,T1,found: test; differs: Paper A gives 78.17,suite,
+Paper C,cifar100,resnet18,mixup,800,top1,79.12,median_last10,online,primary,Paper C,T1,found: test,suite,
+"""
+
+
+def write_published(project: Path, text: str = PUBLISHED) -> None:
+    (project / "results" / "published").mkdir(parents=True, exist_ok=True)
+    (project / "results" / "published" / "published.csv").write_text(text)
+
 
 # (method, seed) -> the top-1 curve of its last epochs; None: the job failed
 CURVES = {
@@ -69,10 +68,8 @@ def fake_runs(project: Path, settings: Settings, scale: float = 1.0) -> suite_mo
     return suite
 
 
-def test_cells_carry_means_deltas_curves_and_reasons(
-    project: Path, settings: Settings, published_table
-) -> None:
-    published_table(PUBLISHED)
+def test_cells_carry_means_deltas_curves_and_reasons(project: Path, settings: Settings) -> None:
+    write_published(project)
     cells = {c.method: c for c in collect(fake_runs(project, settings), settings)}
     assert cells["vanilla"].values == [78.0, 78.5] and cells["vanilla"].n == 2  # median of the last 10
     assert cells["vanilla"].curves[1][-3:] == [(798, 77.5), (799, 78.5), (800, 79.0)]

@@ -16,6 +16,7 @@ class Log:
     """The fields of `bench.published.logs.ReleasedLog` that the leaderboard reads."""
 
     curves: dict = field(default_factory=dict)
+    epochs: int = 800
     file: str = "adautomix_r18_800e.log"
     source: str = "JinXins/Adversarial-AutoMixup experiments/"
 
