@@ -26,6 +26,9 @@ from bench.job import Job
 from bench.recipe import Recipe
 
 
+CURVE_METRIC = "top1"  # the metric reduced from a per-epoch curve; the others are one checkpoint's
+
+
 class PublishedLike(Protocol):
     """What the comparison reads of a published row (`bench.published.table.PublishedRow`)."""
 
@@ -103,7 +106,7 @@ def reasons(measured: Job, row: PublishedLike, reference: Job | None) -> list[st
         out.append(
             f"{reference.suite}'s cell differs from the published recipe: {reference.report.recipe_gap}"
         )
-    if measured.report.recipe_gap:
+    if measured.report.recipe_gap and measured.report.recipe_gap != reference.report.recipe_gap:
         out.append(f"recipe gap: {measured.report.recipe_gap}")
     if measured.scale != reference.scale:
         out.append(scale_reason(measured.scale))
@@ -147,10 +150,10 @@ def _identity(measured: Job, row: PublishedLike, said: list[str]) -> list[str]:
             said.append(key)
     if not _finite(row.value):
         out.append("the published value is missing")
-    for key, ours, theirs in (
-        ("reducer", measured.report.reducer, row.reducer),
-        ("network", resolved_network(measured), row.network),
-    ):
+    protocol = [("network", resolved_network(measured), row.network)]
+    if getattr(row, "metric", CURVE_METRIC) == CURVE_METRIC:  # robustness metrics: one checkpoint, no curve
+        protocol.insert(0, ("reducer", measured.report.reducer, row.reducer))
+    for key, ours, theirs in protocol:
         if theirs in ("", "unknown"):
             out.append(f"the source does not state its {key}")
         elif ours != theirs:
