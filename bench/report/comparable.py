@@ -25,7 +25,6 @@ from bench import registry, schema
 from bench.job import Job
 from bench.recipe import Recipe
 
-
 CURVE_METRIC = "top1"  # the metric reduced from a per-epoch curve; the others are one checkpoint's
 
 

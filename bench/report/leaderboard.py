@@ -180,13 +180,18 @@ def _gain_cells(gain: Gain, scale: float, digits: int, footnote: _Footnotes, ran
 
 
 def _who(pairs: list[tuple[str, Column]], all_columns: list[Column]) -> str:
-    """'MixUp, CutMix (A; B)' from (method, column) pairs: a method alone covers every column."""
+    """'MixUp, CutMix (A; B)' from (method, column) pairs: methods with the same columns share one
+    list, and a method alone covers every column."""
     by_method: dict[str, list[Column]] = {}
     for method, col in pairs:
         by_method.setdefault(method, []).append(col)
-    return ", ".join(
-        method if len(cols) == len(all_columns) else f"{method} ({'; '.join(map(short_name, cols))})"
-        for method, cols in by_method.items()
+    by_columns: dict[tuple[Column, ...], list[str]] = {}
+    for method, cols in by_method.items():
+        by_columns.setdefault(tuple(cols), []).append(method)
+    return "; ".join(
+        ", ".join(methods)
+        + ("" if len(cols) == len(all_columns) else f" ({'; '.join(map(short_name, cols))})")
+        for cols, methods in by_columns.items()
     )
 
 

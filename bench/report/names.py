@@ -69,6 +69,9 @@ def _setting(key: str, value: Any) -> str:
     return f"{SYMBOLS.get(key, key)}={show_value(value)}"
 
 
+_DEFAULT = object()
+
+
 def _shared(cells: Iterable[Cell]) -> tuple[dict[str, Any], set[str]]:
     """(parameters with one non-default value in every cell, parameters that vary or differ somewhere)."""
     cells = list(cells)
@@ -84,9 +87,6 @@ def _shared(cells: Iterable[Cell]) -> tuple[dict[str, Any], set[str]]:
     return shared, varying
 
 
-_DEFAULT = object()
-
-
 def row_name(cells: list[Cell]) -> str:
     """'MixUp (α=0.4)': the method and the non-default parameters its cells share (the first
     IN_NAME; '…' when there are more, listed in the notes)."""
@@ -100,26 +100,25 @@ def row_name(cells: list[Cell]) -> str:
 
 
 def parameter_notes(cells: list[Cell], row_labels: list[str]) -> list[str]:
-    """Per row, the non-default parameters its name does not show: beyond the first IN_NAME
-    shared ones, and those whose value depends on the column."""
+    """Per row, the non-default parameters its name does not show, grouped by the columns that
+    share them: 'MixUp (α=0.8: CIFAR-100 · Swin-T · 200 ep; ...), (α=0.2: ImageNet-1K · ...)'."""
     lines = []
     for label in row_labels:
         mine = [c for c in cells if c.method == label]
-        shared, varying = _shared(mine)
-        parts = []
-        extra = list(shared.items())[IN_NAME:]
-        if extra:
-            parts.append("also " + ", ".join(_setting(k, v) for k, v in extra) + " in every column")
-        for key in varying:
-            by_value: dict[str, list[str]] = {}
-            for c in mine:
-                value = non_default(c).get(key, _DEFAULT)
-                shown = "default" if value is _DEFAULT else show_value(value)
-                by_value.setdefault(shown, []).append(short_name(column_of(c)))
-            parts.append(
-                f"{SYMBOLS.get(key, key)} = "
-                + "; ".join(f"{value} ({', '.join(where)})" for value, where in by_value.items())
+        shown = dict(list(_shared(mine)[0].items())[:IN_NAME])
+        groups: dict[str, list[str]] = {}
+        for c in mine:
+            rest = {k: v for k, v in non_default(c).items() if k not in shown}
+            if rest:
+                settings = ", ".join(_setting(k, v) for k, v in rest.items())
+                groups.setdefault(settings, []).append(short_name(column_of(c)))
+        if groups:
+            lines.append(
+                f"{row_name(mine)}: "
+                + "; ".join(
+                    f"{settings} ({'every column' if len(where) == len(mine) else ', '.join(where)})"
+                    for settings, where in groups.items()
+                )
+                + "."
             )
-        if parts:
-            lines.append(f"{row_name(mine)}: " + "; ".join(parts) + ".")
     return lines

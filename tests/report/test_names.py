@@ -21,9 +21,7 @@ def test_a_changed_alpha_is_in_the_name_and_a_default_one_is_not() -> None:
 def test_a_value_that_changes_by_column_goes_to_the_notes() -> None:
     cells = [mixup(1.0), mixup(0.2, dataset="imagenet")]
     assert row_name(cells) == "MixUp"
-    assert parameter_notes(cells, ["mixup"]) == [
-        "MixUp: α = default (CIFAR-100 · ResNet-18 · 800 ep); 0.2 (ImageNet-1K · ResNet-18 · 800 ep)."
-    ]
+    assert parameter_notes(cells, ["mixup"]) == ["MixUp: α=0.2 (ImageNet-1K · ResNet-18 · 800 ep)."]
 
 
 def test_many_shared_parameters_are_shortened_in_the_name_and_listed_in_full_below() -> None:
@@ -38,7 +36,7 @@ def test_many_shared_parameters_are_shortened_in_the_name_and_listed_in_full_bel
     }
     assert row_name([c]) == "AdAutoMix (β=0.1, N=2, lam_concat=true, …)"
     assert parameter_notes([c], ["adautomix"]) == [
-        "AdAutoMix (β=0.1, N=2, lam_concat=true, …): also ema_end=0.99999 in every column."
+        "AdAutoMix (β=0.1, N=2, lam_concat=true, …): ema_end=0.99999 (every column)."
     ]
 
 
