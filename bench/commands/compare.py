@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from bench.report.collect import collect
     from bench.report.compare import compare, exit_code, summary
     from bench.report.names import row_name, short_name
-    from bench.report.precision import decimals_of
+    from bench.report.precision import decimals_of, provenance_lines
 
     if args.tolerance < 0:
         raise BenchError(f"--tolerance must be >= 0, got {args.tolerance}")
@@ -85,5 +85,7 @@ def run(args: argparse.Namespace) -> int:
             escape(v.detail),
         )
     out.print(table)
+    for line in provenance_lines(cells):  # what produced the runs compared
+        out.print(f"produced by {line[2:]}", markup=False)
     out.print(summary(verdicts), markup=False)
     return exit_code(verdicts)
