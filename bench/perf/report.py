@@ -133,8 +133,6 @@ def _clock(c: dict[str, Any]) -> str:
 def markdown(perf: Perf) -> str:
     c, hw = perf.conditions, perf.hardware
     device = hw.get("gpu", hw["cpu"])
-    warm, count, blocks = perf.data_batches
-    eval_batches, eval_warm, eval_passes = perf.eval_batches
     lines = [
         f"# Step cost of every method: {c['device']}, torch {c['torch']}",
         "",
@@ -166,6 +164,15 @@ def markdown(perf: Perf) -> str:
         f"({'torch.cuda.max_memory_allocated' if c['device'] == 'cuda' else 'from the torch profiler’s allocation events'}); "
         "the batch itself is not counted.",
         "",
+        *_step_rows(perf),
+        *_throughput(perf),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _step_rows(perf: Perf) -> list[str]:
+    """The method table, then the learned mixers' passes."""
+    lines = [
         "| method | step (ms) | IQR (ms) | × vanilla | × passes | target | within | peak memory (MiB) |",
         "|---|---|---|---|---|---|---|---|",
     ]
@@ -193,7 +200,15 @@ def markdown(perf: Perf) -> str:
                 f"| {r.method} | **sum of passes** | {ms(r.passes_seconds)} | "
                 f"{ratio(r.passes_seconds / vanilla) if vanilla else '—'} |"
             )
-    lines += [
+    return lines
+
+
+def _throughput(perf: Perf) -> list[str]:
+    """Data path and evaluation figures, and where a vanilla step's time goes."""
+    c = perf.conditions
+    warm, count, blocks = perf.data_batches
+    eval_batches, eval_warm, eval_passes = perf.eval_batches
+    lines = [
         "",
         "## Throughput",
         "",
@@ -228,7 +243,7 @@ def markdown(perf: Perf) -> str:
             f"the gradients and the update; other is the loop itself and the profiler's bookkeeping. The "
             f"steps took {b.total:.2f} s under the profiler and {b.plain:.2f} s without it.",
         ]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def csv_text(perf: Perf) -> str:
