@@ -99,10 +99,13 @@ class _Footnotes:
 
 
 def _measured(cell: Cell, mark: str, digits: int) -> str:
+    nans = sum(" is nan at epoch " in why for why in cell.invalid)
     if cell.mean is None:
         if cell.errors:
             return "failed"
-        return "invalid" if cell.invalid else "not run"
+        if cell.invalid:
+            return "NaN" if nans == len(cell.invalid) else "invalid"
+        return "not run"
     text = _fmt(cell.mean, digits) + (f" ± {_fmt(cell.std, digits)}" if cell.std is not None else "")
     if mark:
         text = f"**{text}**" if mark == "**" else f"<u>{text}</u>"
@@ -113,8 +116,10 @@ def _measured(cell: Cell, mark: str, digits: int) -> str:
         remarks.append(f"n={cell.n} of {cell.expected}")
     if cell.errors:
         remarks.append(f"{len(cell.errors)} failed")
-    if cell.invalid:
-        remarks.append(f"{len(cell.invalid)} invalid")
+    if nans:
+        remarks.append(f"{nans} NaN")
+    if len(cell.invalid) > nans:
+        remarks.append(f"{len(cell.invalid) - nans} invalid")
     if cell.missing:
         remarks.append(f"{len(cell.missing)} not run")
     if cell.scale < 1:

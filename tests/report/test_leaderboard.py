@@ -213,13 +213,35 @@ def test_cells_without_a_valid_value_say_why_and_are_never_ranked() -> None:
         cell("fmix", "cifar100", "resnet18", [79.0]),
     ]
     text = leaderboard.markdown(cells, title="t", source_note="")
-    assert "| Vanilla | invalid | 78.00 | — |" in text and "| MixUp | failed | 79.00 | — |" in text
+    assert "| Vanilla | NaN | 78.00 | — |" in text and "| MixUp | failed | 79.00 | — |" in text
     assert "**" not in text.split("| Method")[1].split("Notes:")[0]  # nothing bold: the column is incomplete
     assert (
         "no ranks in CIFAR-100 · ResNet-18 · 800 ep: incomplete rows: Vanilla seed 0: top-1 of online is nan"
         in text
     )
     assert "- vanilla / resnet18 / cifar100, seed 0: top-1 of online is nan at epoch 800 (invalid)" in text
+
+
+def test_a_nan_seed_beside_valid_ones_is_named_in_the_cell() -> None:
+    cells = [
+        cell(
+            "vanilla",
+            "cifar100",
+            "resnet18",
+            [78.0, 78.2],
+            invalid=["seed 2: top-1 of online is nan at epoch 9"],
+        ),
+        cell(
+            "mixup",
+            "cifar100",
+            "resnet18",
+            [79.0, 79.2],
+            invalid=["seed 2: torn curve: metrics.jsonl has 3 rows"],
+        ),
+    ]
+    text = leaderboard.markdown(cells, title="t", source_note="")
+    assert "| Vanilla | 78.10 ± 0.14 (n=2 of 3, 1 NaN) |" in text
+    assert "| MixUp | 79.10 ± 0.14 (n=2 of 3, 1 invalid) |" in text
 
 
 def test_single_seed_columns_are_ranked_with_a_note_and_partial_cells_are_not() -> None:
