@@ -93,6 +93,8 @@ def _measured(cell: Cell, vanilla: Cell | None) -> tuple[float | None, str]:
     mine, theirs = _per_image(cell), _per_image(vanilla)
     if mine is None or theirs is None:
         return None, "no recorded training time"
+    if any(m.cpu is None and m.gpu is None for m in [*cell.machines, *vanilla.machines]):
+        return None, "the runs do not record their hardware"
     if len(_hardware(cell) | _hardware(vanilla)) != 1:
         return None, "its runs and Vanilla's ran on other hardware"
     return mine / theirs, ""

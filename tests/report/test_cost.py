@@ -46,6 +46,8 @@ def test_another_machine_or_no_time_falls_back_to_bench_perf_or_nothing() -> Non
     found = costs(cells, ratios)
     assert found[("mixup", COLUMN)].ratio is None and "other hardware" in found[("mixup", COLUMN)].why
     assert found[("cutmix", COLUMN)] == Cost(None, "", "no recorded training time")
+    unknown = [timed("vanilla", [100.0], machine=Provenance()), timed("mixup", [100.0], machine=Provenance())]
+    assert costs(unknown, [])[("mixup", COLUMN)].why == "the runs do not record their hardware"
 
 
 def test_perf_ratios_match_backbone_and_image_size(project: Path, settings) -> None:
