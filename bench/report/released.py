@@ -12,54 +12,37 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import reducers
 from bench.report import comparable
 from bench.report.collect import Cell, Column, column_of
 
 
 @dataclass(frozen=True)
 class ReleasedValue:
-    value: float | None  # None: the log lacks the network or an evaluation the reducer needs
-    file: str  # the log's file name
+    value: float | None
+    file: str  # the log's file inside its source
     source: str
-    why: str = ""  # why there is no value
+    others: int = 0  # further logs of the same cell (their values are in the published table's notes)
 
     @property
     def text(self) -> str:
         return "—" if self.value is None else f"{self.value:.2f}"
 
 
-def _load_logs(folder: Path) -> list:
-    try:
-        from bench.published.logs import load_logs
-    except ImportError:  # the released logs are not packaged in this checkout
-        return []
-    return load_logs(folder) if folder.is_dir() else []
-
-
 def released_values(cells: list[Cell], published_dir: Path) -> dict[tuple[str, Column], ReleasedValue]:
-    """(method label, column) -> the released log's value for every cell that has a log."""
-    logs = _load_logs(published_dir / "logs")
+    """(method label, column) -> the released log's value, for every cell with a log that records
+    the cell's network ({} where this checkout has no released logs)."""
+    try:
+        from bench.published import logs as released
+    except ImportError:  # the released logs are not packaged in this checkout
+        return {}
+    folder = Path(published_dir) / "logs"
+    found = released.load_logs(folder) if folder.is_dir() else []
     out = {}
     for cell in cells:
-        method = comparable.stands_for(cell.jobs[0]) if cell.jobs else cell.method_name
-        for log in logs:
-            if (log.dataset, log.backbone, log.method, log.epochs) != (
-                cell.dataset,
-                cell.backbone,
-                method,
-                cell.epochs,
-            ):
-                continue
-            out[(cell.method, column_of(cell))] = reduce_log(log, cell.reducer, cell.network)
-            break
+        method = (comparable.stands_for(cell.jobs[0]) if cell.jobs else cell.method_name) or cell.method_name
+        key = (cell.dataset, cell.backbone, method, cell.epochs)
+        reduced = released.reduce_for_cell(found, key, cell.reducer, cell.network)
+        if reduced:
+            log, value, _ = reduced[0]
+            out[(cell.method, column_of(cell))] = ReleasedValue(value, log.file, log.source, len(reduced) - 1)
     return out
-
-
-def reduce_log(log: object, reducer: str, network: str) -> ReleasedValue:
-    """The log's curves reduced by `reducer` over `network` (which may name alternatives 'a|b')."""
-    try:
-        value, _ = reducers.reduce_networks(log.curves, network, reducer, epochs=log.epochs)  # type: ignore[attr-defined]
-    except (KeyError, ValueError) as exc:
-        return ReleasedValue(None, log.file, log.source, str(exc))  # type: ignore[attr-defined]
-    return ReleasedValue(value, log.file, log.source)  # type: ignore[attr-defined]

@@ -1,35 +1,41 @@
-"""A released training log's value for a cell, reduced as our runs are."""
+"""The released-log column: each cell's log reduced with the cell's reducer and network."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import sys
+import types
 from pathlib import Path
 
 import pytest
 
-from bench.report.released import reduce_log, released_values
+from bench.report.released import ReleasedValue, released_values
 from tests.fixtures.cells import cell
 
 
-@dataclass(frozen=True)
-class Log:
-    """The fields of `bench.published.logs.ReleasedLog` that the leaderboard reads."""
+def test_each_cell_gets_its_logs_value_reduced_as_ours(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Against the interface of bench.published.logs (load_logs, reduce_for_cell)."""
+    (tmp_path / "logs").mkdir()
+    asked = []
 
-    curves: dict = field(default_factory=dict)
-    epochs: int = 800
-    file: str = "adautomix_r18_800e.log"
-    source: str = "JinXins/Adversarial-AutoMixup experiments/"
+    def reduce_for_cell(logs, key, reducer, network):
+        asked.append((key, reducer, network))
+        log = types.SimpleNamespace(file="experiments/CIFAR100/adautomix_r18_800e.json", source="AA @9d6fd12")
+        return [(log, 82.29, "ema")] if key[2] == "adautomix" else []
 
-
-def test_a_log_is_reduced_with_the_cells_reducer_and_network() -> None:
-    ema = [(e, 80.0 + e / 100) for e in range(1, 801)]
-    ema_mix = [(e, 79.0) for e in range(1, 801)]
-    log = Log({"ema": ema, "ema_mix": ema_mix, "online": [(800, 70.0)]})
-    value = reduce_log(log, "median_last10", "ema|ema_mix")
-    assert value.value == pytest.approx(80.0 + 795.5 / 100) and value.text == f"{value.value:.2f}"
-    missing = reduce_log(log, "median_last10", "online_mix")
-    assert missing.value is None and "online_mix" in missing.why and missing.text == "—"
-
-
-def test_without_released_logs_no_cell_has_a_log_value(tmp_path: Path) -> None:
-    assert released_values([cell("adautomix", "cifar100", "resnet18", [81.0])], tmp_path) == {}
+    fake = types.SimpleNamespace(load_logs=lambda folder: ["a log"], reduce_for_cell=reduce_for_cell)
+    monkeypatch.setitem(sys.modules, "bench.published.logs", fake)
+    monkeypatch.setattr(sys.modules["bench.published"], "logs", fake, raising=False)
+    cells = [
+        cell("adautomix", "cifar100", "resnet18", [81.0], reducer="openmixup_automix10"),
+        cell("mixup", "cifar100", "resnet18", [80.0]),
+    ]
+    found = released_values(cells, tmp_path)
+    assert found == {
+        ("adautomix", ("cifar100", "resnet18", 800)): ReleasedValue(
+            82.29, "experiments/CIFAR100/adautomix_r18_800e.json", "AA @9d6fd12"
+        )
+    }
+    assert asked[0] == (("cifar100", "resnet18", "adautomix", 800), "openmixup_automix10", "ema|ema_mix")
+    assert found[("adautomix", ("cifar100", "resnet18", 800))].text == "82.29"
