@@ -105,14 +105,12 @@ def summary(verdicts: list[Verdict]) -> str:
     """'3 ok, 1 regression, 0 above, 2 not comparable, ... → exit 1 (a cell outside the band)'."""
     counts = {s: sum(v.state is s for v in verdicts) for s in State}
     code = exit_code(verdicts)
+    missing = ["failed or not-run cells"] if any(v.state in INCOMPLETE for v in verdicts) else []
+    if not any(v.state in COMPARED for v in verdicts):
+        missing.append("nothing compared")
     meaning = {
         EXIT_OK: "every compared cell within the band",
         EXIT_OUTSIDE: "a compared cell outside the band",
-        EXIT_INCOMPLETE: "incomplete: "
-        + (
-            "nothing compared"
-            if not any(v.state in COMPARED for v in verdicts)
-            else "failed or not-run cells"
-        ),
+        EXIT_INCOMPLETE: "incomplete: " + "; ".join(missing),
     }[code]
     return ", ".join(f"{n} {s.value}" for s, n in counts.items()) + f" → exit {code} ({meaning})"

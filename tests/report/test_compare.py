@@ -98,6 +98,7 @@ def test_exit_codes() -> None:
     )
     assert summary([nc]).endswith("→ exit 3 (incomplete: nothing compared)")
     assert summary([ok, failed]).endswith("→ exit 3 (incomplete: failed or not-run cells)")
+    assert summary([not_run]).endswith("→ exit 3 (incomplete: failed or not-run cells; nothing compared)")
 
 
 def test_negative_tolerances_are_refused() -> None:
