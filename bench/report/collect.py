@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import reducers, registry, results
+from bench import records, reducers, registry
 from bench.job import Job
 from bench.report import comparable
 from bench.report.comparable import PublishedLike
@@ -42,15 +42,14 @@ class Provenance:
     commit: str | None = None
 
     @classmethod
-    def of(cls, record: dict[str, Any]) -> Provenance:
-        machine = record.get("machine") or {}
-        versions = record.get("versions") or {}
+    def of(cls, result: records.Result) -> Provenance:
+        machine, versions = result.machine, result.versions or {}
         return cls(
-            cpu=machine.get("cpu"),
-            gpu=machine.get("gpu"),
-            torch=machine.get("torch") or versions.get("torch"),
-            cuda=machine.get("cuda"),
-            commit=versions.get("git_commit") or machine.get("commit"),
+            cpu=machine.cpu if machine else None,
+            gpu=machine.gpu if machine else None,
+            torch=machine.torch if machine else versions.get("torch"),
+            cuda=machine.cuda if machine else None,
+            commit=versions.get("git_commit"),
         )
 
     @property
@@ -189,22 +188,20 @@ class _Run:
     value: float
     network: str
     curve: list[tuple[int, float]]
-    record: dict[str, Any]
+    result: records.Result
 
 
 def _read_run(job: Job, run_dir: Path, network: str) -> _Run | tuple[str, str] | None:
-    """The seed's value, ("failed" | "invalid", why), or None if it has not run (or ran another job)."""
-    record = results.read_result(run_dir)
-    if record is None:
-        if (run_dir / results.RESULT).exists():
-            return "invalid", "result.json is unreadable"
+    """The seed's value, ("failed" | "invalid", why), or None if it has not run."""
+    run = records.read_run(run_dir, job)
+    if run.problem is not None:  # files that cannot be read, or disagree with each other
+        return "invalid", str(run.problem)
+    if run.result is None:
         return None
-    if record.get("id") != job.id:
-        return None
-    if record.get("status") != "ok":
-        return "failed", str(record.get("error") or f"status {record.get('status')!r} without a message")
-    history = results.read_jsonl(run_dir / results.METRICS)
-    torn = _torn(job, history, record, network)
+    if not run.result.ok:
+        return "failed", run.result.error or f"status {run.result.status!r} without a message"
+    history = [row.to_dict() for row in run.metrics]
+    torn = _torn(job, history, run.result.epochs_completed, network)
     if torn:
         return "invalid", torn
     curves = _curves(history)
@@ -212,7 +209,7 @@ def _read_run(job: Job, run_dir: Path, network: str) -> _Run | tuple[str, str] |
         value, used = reducers.reduce_networks(curves, network, job.report.reducer, epochs=job.recipe.epochs)
     except (KeyError, ValueError) as exc:
         return "invalid", f"cannot reduce: {exc}"
-    return _Run(value, used, curves[used], record)
+    return _Run(value, used, curves[used], run.result)
 
 
 def _curves(history: list[dict[str, Any]]) -> dict[str, list[tuple[int, float]]]:
@@ -223,13 +220,12 @@ def _curves(history: list[dict[str, Any]]) -> dict[str, list[tuple[int, float]]]
     return out
 
 
-def _torn(job: Job, history: list[dict[str, Any]], record: dict[str, Any], network: str) -> str:
+def _torn(job: Job, history: list[dict[str, Any]], claimed: int, network: str) -> str:
     """Why the record does not support a value ('' when it does): a curve shorter than the epochs
     the job trains or than its result claims, a missing evaluation, a value that is not a finite
     percentage."""
     epochs = job.recipe.epochs
-    claimed = record.get("epochs_completed")
-    if claimed is not None and claimed != epochs:
+    if claimed and claimed != epochs:
         return f"result.json claims {claimed} epochs of the {epochs} the job trains"
     try:
         recorded = [int(row["epoch"]) for row in history]
@@ -291,19 +287,18 @@ def _add_run(cell: Cell, job: Job, outcome: _Run | tuple[str, str] | None) -> No
         kind, why = outcome
         (cell.errors if kind == "failed" else cell.invalid).append(f"seed {job.seed}: {why}")
     else:
-        record = outcome.record
-        images = record.get("images") or {}
-        cell.partial_data = cell.partial_data or shortfall(job, images)
+        result = outcome.result
+        cell.partial_data = cell.partial_data or shortfall(job, result.images)
         cell.values.append(outcome.value)
         cell.networks_used.append(outcome.network)
         cell.curves.append(outcome.curve)
         cell.seeds.append(job.seed)
-        if images.get("test"):
-            cell.test_images.append(int(images["test"]))
-        seconds = record.get("train_seconds")
-        cell.train_seconds.append(float(seconds) if isinstance(seconds, (int, float)) else None)
-        cell.images_seen.append(int(images["train"]) * job.recipe.epochs if images.get("train") else None)
-        cell.machines.append(Provenance.of(record))
+        if result.images.get("test"):
+            cell.test_images.append(int(result.images["test"]))
+        cell.train_seconds.append(float(result.train_seconds) if result.train_seconds else None)
+        train = result.images.get("train")
+        cell.images_seen.append(int(train) * job.recipe.epochs if train else None)
+        cell.machines.append(Provenance.of(result))
 
 
 def published_rows(settings: Settings) -> list[PublishedLike]:
@@ -358,7 +353,7 @@ def collect(
         network = resolve_network(job)
         cell = cells.setdefault(key, _new_cell(job, network))
         cell.jobs.append(job)
-        _add_run(cell, job, _read_run(job, job.run_dir(settings.runs_root), network))
+        _add_run(cell, job, _read_run(job, records.locate(job, settings.runs_root), network))
     for cell in cells.values():
         attach_published(cell, rows, suites_dir)
     return list(cells.values())

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import results
+from bench import safe_io
 from bench.report.collect import Cell, Column, column_of, columns
 from bench.report.cost import Cost
 from bench.report.names import column_name, row_name
@@ -127,7 +127,7 @@ def draw_cost(panels: list[CostPanel], title: str, path: Path) -> Path:
         handles=handles, loc="outside lower center", ncols=2 if ncols == 1 else 4, fontsize=8, frameon=False
     )
     fig.suptitle(f"{title}\ntop-1 against training cost", fontsize=11)
-    results.atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=DPI), mode="wb")
+    safe_io.atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=DPI), mode="wb")
     return path
 
 

@@ -25,7 +25,7 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import reducers, registry, results
+from bench import reducers, registry, safe_io
 from bench.report.collect import Cell, Column, column_of, columns, disagrees, rows, test_selected
 from bench.report.cost import Cost
 from bench.report.gain import CONFIDENCE, MIN_SEEDS, Gain, gains, refusal, target_rows
@@ -551,6 +551,6 @@ def write(
     logs: dict[tuple[str, Column], ReleasedValue] | None = None,
 ) -> tuple[Path, Path]:
     md_path, csv_path = out_dir / f"{name}.md", out_dir / f"{name}.csv"
-    results.write_text(md_path, markdown(cells, title=title, source_note=source_note, costs=costs, logs=logs))
-    results.write_text(csv_path, csv_text(cells, costs, logs))
+    safe_io.write_text(md_path, markdown(cells, title=title, source_note=source_note, costs=costs, logs=logs))
+    safe_io.write_text(csv_path, csv_text(cells, costs, logs))
     return md_path, csv_path

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import registry, results
+from bench import records, registry, safe_io
 from bench.evaluate import corruption as corruption_mod
 from bench.evaluate.robustness import read_store
 from bench.job import Job
@@ -172,7 +172,7 @@ def _mce(store: dict[str, Any], network: str, baseline_dir: Path | None) -> floa
     if ours is None or baseline_dir is None:
         return None
     base_store = read_store(baseline_dir)
-    base_job = Job.from_record(results.read_json(baseline_dir / results.SPEC))
+    base_job = records.read_spec(baseline_dir)
     base_network = _pick(base_store, resolve_network(base_job))
     base = base_store.get("evaluations", {}).get("corruption", {}).get(base_network or "")
     if base is None or base.get("source") != ours.get("source"):
@@ -505,6 +505,6 @@ def write(
     reference = published_reference(published_dir)
     if reference:
         text = text.rstrip() + "\n\n" + "\n".join(reference)
-    results.write_text(md_path, text.rstrip() + "\n")
-    results.write_text(csv_path, csv_text(reported, every))
+    safe_io.write_text(md_path, text.rstrip() + "\n")
+    safe_io.write_text(csv_path, csv_text(reported, every))
     return md_path, csv_path

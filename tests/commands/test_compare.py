@@ -95,7 +95,7 @@ def test_a_trained_run_passes_fails_and_is_refused_by_the_gate(
         (dict(status="error", error="CUDA error: out of memory"), 3, "CUDA error"),
         (None, 3, "1 of 2 seeds not run"),
         ("nan", 3, "top-1 of online is nan"),
-        ("torn", 3, "torn curve"),
+        ("torn", 3, "holds 2 epochs"),
     ],
 )
 def test_every_incomplete_cell_makes_exit_3(

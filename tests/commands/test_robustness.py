@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench import results
+from bench import records
 from bench.cli import main
 from bench.data.cifar import CIFAR100
 from bench.evaluate.robustness import DIAGRAM, STORE
@@ -33,7 +33,9 @@ def bench(*args: str) -> int:
 
 
 def run_dirs(project: Path) -> dict[str, Path]:
-    return {p.parent.parent.name: p.parent for p in (project / "results" / "runs").rglob(results.SPEC)}
+    """Method label -> run folder in the store, found through the suite's view."""
+    views = (project / "results" / "runs").glob("*/*/*/*/s*")
+    return {view.parent.name: view.resolve() for view in views if view.is_symlink()}
 
 
 def table_row(markdown: str, method: str) -> list[str]:
@@ -93,12 +95,12 @@ def test_bad_runs_fail_alone_and_lose_nothing(project: Path, capsys: pytest.Capt
     assert bench("robustness", str(project / "results" / "runs"), "--fgsm") == 0
     stored = (dirs["mixup"] / STORE).read_bytes()
 
-    state = torch.load(dirs["mixup"] / results.CHECKPOINT, weights_only=True)
+    state = torch.load(dirs["mixup"] / records.CHECKPOINT, weights_only=True)
     state["model"].pop("fc.weight")
-    torch.save(state, dirs["mixup"] / results.CHECKPOINT)
+    torch.save(state, dirs["mixup"] / records.CHECKPOINT)
     unfinished = project / "results" / "runs" / "rob" / "synthetic" / "tiny_resnet" / "cutmix" / "s0-00000000"
     shutil.copytree(dirs["vanilla"], unfinished)
-    (unfinished / results.RESULT).unlink()
+    (unfinished / records.RESULT).unlink()
     capsys.readouterr()
     code = bench("robustness", str(project / "results" / "runs"), "--fgsm", "--ece", "--force")
     captured = capsys.readouterr()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import results
+from bench import records, safe_io
 from bench import suite as suite_mod
 from bench.report.collect import Provenance, collect, expected_evaluations
 from bench.settings import Settings
@@ -55,10 +55,10 @@ def test_a_good_record_gives_its_value_test_set_time_and_machine(project: Path, 
 @pytest.mark.parametrize(
     ("damage", "why"),
     [
-        (lambda rows: rows[:3], "torn curve: metrics.jsonl has 3 rows (last epoch 3) of the 6 epochs"),
+        (lambda rows: rows[:3], "metrics.jsonl: holds 3 epochs, but result.json says 6 were completed"),
         (
             lambda rows: rows[:2] + rows[3:],
-            "torn curve: metrics.jsonl has 5 rows (last epoch 6) of the 6 epochs",
+            "metrics.jsonl: line 3 is epoch 4, expected 3",
         ),
         (
             lambda rows: [r if r["epoch"] != 4 else {"epoch": 4} for r in rows],
@@ -78,7 +78,7 @@ def test_a_good_record_gives_its_value_test_set_time_and_machine(project: Path, 
         ),
         (
             lambda rows: [{**r, "test_top1": {"online": None}} if r["epoch"] == 2 else r for r in rows],
-            "top-1 of online is None at epoch 2",
+            "metrics.jsonl: line 2: test_top1 is not a mapping of network to a number",
         ),
         (
             lambda rows: [{**r, "test_top1": {"ema": 50.0}} if "test_top1" in r else r for r in rows],
@@ -101,22 +101,23 @@ def test_a_result_that_claims_more_epochs_than_its_curve_is_invalid(
     project: Path, settings: Settings
 ) -> None:
     cell, _ = mixup(project, settings, epochs_completed=4)
-    assert cell.invalid == ["seed 1: result.json claims 4 epochs of the 6 the job trains"]
+    assert cell.invalid == ["seed 1: metrics.jsonl: holds 6 epochs, but result.json says 4 were completed"]
 
 
 def test_failed_unreadable_foreign_and_missing_records(project: Path, settings: Settings) -> None:
     suite, by = jobs(project)
     write_run(by["mixup", 0], settings.runs_root, status="error", error="loss became nan in epoch 2")
     run_dir = write_run(by["mixup", 1], settings.runs_root)
-    (run_dir / results.RESULT).write_text("{not json")
+    (run_dir / records.RESULT).write_text("{not json")
     vanilla = write_run(by["vanilla", 0], settings.runs_root)
-    results.write_json(vanilla / results.RESULT, {"id": "another job", "status": "ok"})
+    safe_io.write_json(vanilla / records.RESULT, {"id": "another job", "status": "ok"})
     cells = {c.method: c for c in collect(suite, settings, published=[], suites_dir=project / "suites")}
     assert cells["mixup"].errors == ["seed 0: loss became nan in epoch 2"]
-    assert cells["mixup"].invalid == ["seed 1: result.json is unreadable"]
-    assert cells["mixup"].incomplete == "1 of 2 seeds failed; seed 1: result.json is unreadable"
-    assert cells["vanilla"].missing == [0, 1]  # a record of another job is not this job's
-    assert cells["vanilla"].incomplete == "2 of 2 seeds not run"
+    assert cells["mixup"].invalid[0].startswith("seed 1: result.json: is not valid JSON")
+    assert cells["mixup"].incomplete.startswith("1 of 2 seeds failed; seed 1: result.json: is not valid JSON")
+    # a result of another job in this job's folder is not believed, and says so
+    assert cells["vanilla"].invalid[0].startswith("seed 0: result.json: belongs to job another job")
+    assert cells["vanilla"].missing == [1]
 
 
 def test_published_rows_are_attached_comparable_first_with_their_reasons(
