@@ -85,7 +85,17 @@ def run(args: argparse.Namespace) -> int:
             escape(v.detail),
         )
     out.print(table)
+    for line in _in_progress(suite, settings):  # unfinished runs beside their released log
+        out.print(escape(line))
     for line in provenance_lines(cells):  # what produced the runs compared
         out.print(f"produced by {line[2:]}", markup=False)
     out.print(summary(verdicts), markup=False)
     return exit_code(verdicts)
+
+
+def _in_progress(suite, settings) -> list[str]:
+    """Unfinished runs beside their cell's released log at the same epoch (bench.published.track)."""
+    from bench.published.track import progress_lines
+    from bench.suite import expand
+
+    return progress_lines(expand(suite), settings.runs_root, settings.published_dir / "logs")

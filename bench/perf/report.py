@@ -133,6 +133,8 @@ def _clock(c: dict[str, Any]) -> str:
 def markdown(perf: Perf) -> str:
     c, hw = perf.conditions, perf.hardware
     device = hw.get("gpu", hw["cpu"])
+    warm, count, blocks = perf.data_batches
+    eval_batches, eval_warm, eval_passes = perf.eval_batches
     lines = [
         f"# Step cost of every method: {c['device']}, torch {c['torch']}",
         "",
@@ -164,15 +166,6 @@ def markdown(perf: Perf) -> str:
         f"({'torch.cuda.max_memory_allocated' if c['device'] == 'cuda' else 'from the torch profiler’s allocation events'}); "
         "the batch itself is not counted.",
         "",
-        *_step_rows(perf),
-        *_throughput(perf),
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def _step_rows(perf: Perf) -> list[str]:
-    """The method table, then the learned mixers' passes."""
-    lines = [
         "| method | step (ms) | IQR (ms) | × vanilla | × passes | target | within | peak memory (MiB) |",
         "|---|---|---|---|---|---|---|---|",
     ]
@@ -187,6 +180,25 @@ def _step_rows(perf: Perf) -> list[str]:
             f"| {r.method} | {ms(step.median if step else None)} | {ms(step.iqr if step else None)} | "
             f"{interval(r.over_vanilla)} | {interval(r.over_passes)} | {target_text(r)} | {verdict(r)} | {mib(r.peak_bytes)} |"
         )
+    lines += _passes_table(perf)
+    lines += [
+        "",
+        "## Throughput",
+        "",
+        f"- **Data path** (the training loader: in-memory augmented batches on the {c['device']}): "
+        f"**{perf.data.median:,.0f} images/s** (IQR {perf.data.iqr:,.0f}; median of {blocks} blocks of "
+        f"{count} batches after {warm} untimed)",
+        f"- **Evaluation** (inference: top-1 over the first batches of the test split, eval mode, no gradients): "
+        f"**{perf.evaluation.median:,.0f} images/s** (IQR {perf.evaluation.iqr:,.0f}; {eval_passes} timed "
+        f"passes over {eval_batches} batches after {eval_warm} untimed)",
+    ]
+    lines += _breakdown_section(perf)
+    return "\n".join(lines) + "\n"
+
+
+def _passes_table(perf: Perf) -> list[str]:
+    """The unavoidable passes of the methods that name them, each timed alone."""
+    lines: list[str] = []
     learned = [r for r in perf.rows if r.passes]
     if learned:
         lines += ["", "Unavoidable passes of the learned mixers, each timed alone (ms, median):", ""]
@@ -203,22 +215,9 @@ def _step_rows(perf: Perf) -> list[str]:
     return lines
 
 
-def _throughput(perf: Perf) -> list[str]:
-    """Data path and evaluation figures, and where a vanilla step's time goes."""
-    c = perf.conditions
-    warm, count, blocks = perf.data_batches
-    eval_batches, eval_warm, eval_passes = perf.eval_batches
-    lines = [
-        "",
-        "## Throughput",
-        "",
-        f"- **Data path** (the training loader: in-memory augmented batches on the {c['device']}): "
-        f"**{perf.data.median:,.0f} images/s** (IQR {perf.data.iqr:,.0f}; median of {blocks} blocks of "
-        f"{count} batches after {warm} untimed)",
-        f"- **Evaluation** (inference: top-1 over the first batches of the test split, eval mode, no gradients): "
-        f"**{perf.evaluation.median:,.0f} images/s** (IQR {perf.evaluation.iqr:,.0f}; {eval_passes} timed "
-        f"passes over {eval_batches} batches after {eval_warm} untimed)",
-    ]
+def _breakdown_section(perf: Perf) -> list[str]:
+    """Where a vanilla step's time goes, by the profiler's ranges (CPU only)."""
+    lines: list[str] = []
     b = perf.breakdown
     smoke = (
         f"{SMOKE_BACKBONE}, {SMOKE_DATASET} at {SMOKE_IMAGE_SIZE} px, batch {SMOKE_RECIPE.batch_size}, SGD: "
