@@ -9,6 +9,7 @@ here wrote, available before any run.
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,10 +32,9 @@ class ReleasedValue:
 def released_values(cells: list[Cell], published_dir: Path) -> dict[tuple[str, Column], ReleasedValue]:
     """(method label, column) -> the released log's value, for every cell with a log that records
     the cell's network ({} where this checkout has no released logs)."""
-    try:
-        from bench.published import logs as released
-    except ImportError:  # the released logs are not packaged in this checkout
+    if importlib.util.find_spec("bench.published.logs") is None:  # a checkout without released logs
         return {}
+    from bench.published import logs as released
     folder = Path(published_dir) / "logs"
     found = released.load_logs(folder) if folder.is_dir() else []
     out = {}

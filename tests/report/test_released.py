@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.machinery
 import sys
 import types
 from pathlib import Path
@@ -24,7 +25,9 @@ def test_each_cell_gets_its_logs_value_reduced_as_ours(
         log = types.SimpleNamespace(file="experiments/CIFAR100/adautomix_r18_800e.json", source="AA @9d6fd12")
         return [(log, 82.29, "ema")] if key[2] == "adautomix" else []
 
-    fake = types.SimpleNamespace(load_logs=lambda folder: ["a log"], reduce_for_cell=reduce_for_cell)
+    fake = types.ModuleType("bench.published.logs")
+    fake.__spec__ = importlib.machinery.ModuleSpec("bench.published.logs", None)
+    fake.load_logs, fake.reduce_for_cell = (lambda folder: ["a log"]), reduce_for_cell
     monkeypatch.setitem(sys.modules, "bench.published.logs", fake)
     monkeypatch.setattr(sys.modules["bench.published"], "logs", fake, raising=False)
     cells = [
