@@ -381,7 +381,7 @@ def markdown(
             ours, published = _gain_cells(g, scale, digits[g.column], footnote, refused[g.column])
             row += [ours, published, *([""] if with_log else []), ""]
         lines.append("| " + " | ".join(row) + " |")
-    if costs:
+    if costs and any(c.ratio is not None and c.source != "definition" for c in costs.values()):
         from bench.report.cost import cost_table
 
         lines += ["", *cost_table(cells, costs)]
