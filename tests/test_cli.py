@@ -70,7 +70,7 @@ overrides:
     captured = capsys.readouterr()
     assert "loss became" in captured.err
     board = (project / "reports" / "tiny.md").read_text()
-    assert "| MixUp | error" in board and "Failed jobs" in board
+    assert "| MixUp | failed" in board and "Failed and invalid runs" in board
     assert "| Vanilla | " in board and "| Vanilla | error" not in board
 
 

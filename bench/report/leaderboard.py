@@ -416,9 +416,9 @@ def _notes(
 
 CSV_FIELDS = [
     "method",
-    "row_name",
     "dataset",
     "backbone",
+    "row_name",
     "epochs",
     "epochs_run",
     "scale",
