@@ -35,6 +35,7 @@ def released_values(cells: list[Cell], published_dir: Path) -> dict[tuple[str, C
     if importlib.util.find_spec("bench.published.logs") is None:  # a checkout without released logs
         return {}
     from bench.published import logs as released
+
     folder = Path(published_dir) / "logs"
     found = released.load_logs(folder) if folder.is_dir() else []
     out = {}
