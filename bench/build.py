@@ -157,5 +157,5 @@ def build(
     if net is None:
         net = model(job, dataset, device=device, memory_format=memory_format, weights=weights)
     built = method(job, dataset, net, device=device, steps_per_epoch=steps_per_epoch)
-    optimizer = build_optimizer(net, job.recipe, built.param_groups()) if with_optimizer else None
+    optimizer = build_optimizer(net, job.recipe, built.param_groups(), built) if with_optimizer else None
     return Built(net, built, optimizer, built.ctx.generator)

@@ -34,11 +34,24 @@ class Runtime:
     channels_last: bool
     sync_every: int  # steps between host synchronisations (finite-loss check, logging)
     compile: bool = False  # torch.compile the model (see `compile_model`)
+    fp16: bool = False  # autocast to float16 in the forward pass, with dynamic loss scaling
 
     def autocast(self) -> contextlib.AbstractContextManager:
+        if self.fp16:
+            return torch.autocast(device_type=self.device.type, dtype=torch.float16)
         if self.bf16:
             return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
+
+    def grad_scaler(self) -> torch.amp.GradScaler:
+        """Dynamic loss scaling for fp16 (torch's defaults, which are mmcv's `loss_scale='dynamic'`:
+        start at 2^16, halve on an overflow and skip that step, double after 2000 clean steps);
+        a disabled scaler, which passes everything through, otherwise."""
+        return torch.amp.GradScaler(self.device.type, enabled=self.fp16)
+
+    @property
+    def precision(self) -> str:
+        return "fp16" if self.fp16 else "bf16" if self.bf16 else "fp32"
 
     @property
     def memory_format(self) -> torch.memory_format:
@@ -51,18 +64,21 @@ class Runtime:
             else platform.processor() or "cpu"
         )
         compiled = ", torch.compile" if self.compile else ""
-        return f"{self.device.type} ({name}), {'bf16 autocast' if self.bf16 else 'fp32'}{compiled}"
+        precision = {"fp16": "fp16 autocast, loss scaling", "bf16": "bf16 autocast", "fp32": "fp32"}
+        return f"{self.device.type} ({name}), {precision[self.precision]}{compiled}"
 
 
-def resolve(run: RunSettings) -> Runtime:
-    """The runtime for these settings; asking for CUDA where there is none is a user error."""
+def resolve(run: RunSettings, precision: str = "auto") -> Runtime:
+    """The runtime for these settings and a job's `recipe.precision` (anything but 'auto' wins
+    over the settings: it is part of the job); asking for CUDA where there is none is a user error."""
     if run.device == "cuda" and not torch.cuda.is_available():
         raise BenchError(
             "settings ask for device 'cuda' but torch sees no CUDA device; use device = 'auto' or 'cpu'"
         )
     cuda = run.device == "cuda" or (run.device == "auto" and torch.cuda.is_available())
     device = torch.device("cuda" if cuda else "cpu")
-    bf16 = run.precision == "bf16" or (run.precision == "auto" and cuda)
+    choice = run.precision if precision == "auto" else precision
+    bf16 = choice == "bf16" or (choice == "auto" and cuda)
     channels_last = run.channels_last == "on" or (run.channels_last == "auto" and cuda)
     return Runtime(
         device=device,
@@ -70,6 +86,7 @@ def resolve(run: RunSettings) -> Runtime:
         channels_last=channels_last,
         sync_every=25 if cuda else 1,
         compile=run.compile,
+        fp16=choice == "fp16",
     )
 
 

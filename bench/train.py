@@ -122,7 +122,7 @@ def _train(
 ) -> dict[str, Any]:
     """Train every epoch not yet completed; returns the result's fields (metrics, provenance)."""
     recipe = job.recipe
-    rt = runtime.resolve(settings.run)
+    rt = runtime.resolve(settings.run, recipe.precision)
     dataset: DatasetSpec = registry.get("datasets", job.dataset).load()
     data_gen = torch.Generator().manual_seed(job.seed)
     train_loader, test_loader, sizes = build_loaders(dataset, recipe, settings, rt, data_gen)
@@ -143,15 +143,16 @@ def _train(
     # What the numbers rest on besides the spec: the images actually read (a partial copy of a
     # release is usable but not the release) and the pretrained file's content.
     provenance = {"images": sizes, **provenance}
+    scaler = rt.grad_scaler()
 
     history, start_epoch = _resume(
-        run_dir, job, model, method, optimizer, data_gen, method_gen, log, owner=group.is_main
+        run_dir, job, model, method, optimizer, data_gen, method_gen, log, owner=group.is_main, scaler=scaler
     )
     if rt.compile:  # after setup (a teacher copied from the model stays eager) and the resume
         runtime.compile_model(model, warn=lambda message: log(f"warning: {message}"))
     train_step = distributed.wrap(model, method, group, rt)  # DDP broadcasts rank 0's state here
     group.check_in_sync(train_step, start_epoch, when="when resuming")
-    trainer = Trainer(model, method, optimizer, train_step, recipe, rt, steps_per_epoch, group)
+    trainer = Trainer(model, method, optimizer, train_step, recipe, rt, steps_per_epoch, group, scaler)
     log(
         f"{job.label}: {sizes['train']} train, "
         f"{sizes['test']} test images, {steps_per_epoch} steps per epoch, {rt.describe()}"
@@ -176,7 +177,7 @@ def _train(
             with signals.finish_writing():  # a stop now comes after the checkpoint, not inside it
                 records.write_metrics(run_dir, history)
                 _save_checkpoint(
-                    run_dir, job, epoch + 1, history, model, method, optimizer, data_gen, method_gen
+                    run_dir, job, epoch + 1, history, model, method, optimizer, data_gen, method_gen, scaler
                 )
         accuracy = " ".join(f"{k}={v:.2f}" for k, v in row.test_top1.items())
         log(
@@ -247,9 +248,11 @@ class Trainer:
         rt: runtime.Runtime,
         steps_per_epoch: int,
         group: distributed.Group = distributed.SINGLE,
+        scaler: torch.amp.GradScaler | None = None,
     ) -> None:
         self.model, self.method, self.optimizer, self.train_step = model, method, optimizer, train_step
         self.recipe, self.rt, self.steps_per_epoch, self.group = recipe, rt, steps_per_epoch, group
+        self.scaler = scaler if scaler is not None else rt.grad_scaler()  # a pass-through unless fp16
         self.trainable = [p for g in optimizer.param_groups for p in g["params"]]
         self.lr = optimizer.param_groups[0]["lr"]  # the backbone's lr at the last step
 
@@ -264,11 +267,13 @@ class Trainer:
         with record_function("step:optimizer"):  # after the loss, which may leave gradients behind
             self.optimizer.zero_grad(set_to_none=True)
         with record_function("step:backward"):
-            loss.backward()
+            self.scaler.scale(loss).backward()
         with record_function("step:optimizer"):
             if self.recipe.grad_clip:
+                self.scaler.unscale_(self.optimizer)  # clip the true gradients, as mmcv's fp16 hook
                 torch.nn.utils.clip_grad_norm_(self.trainable, self.recipe.grad_clip)
-            self.optimizer.step()
+            self.scaler.step(self.optimizer)  # skipped when an fp16 gradient overflowed
+            self.scaler.update()
             self.method.after_step(self.model)
         return loss, logs
 
@@ -290,7 +295,7 @@ class Trainer:
                     raise NonFiniteLoss(
                         f"loss became {loss_sum.item()} in epoch {epoch + 1} by step {i + 1} "
                         f"(lr {self.lr:.4g}); lower the learning rate, or use precision = 'fp32' "
-                        "if bf16 overflowed"
+                        "if bf16 or fp16 overflowed"
                     )
         return loss_sum, log_sums
 
@@ -343,6 +348,7 @@ def _save_checkpoint(
     optimizer,
     data_gen: torch.Generator,
     method_gen: torch.Generator,
+    scaler: torch.amp.GradScaler | None = None,
 ) -> None:
     state = {
         "job_id": job.id,
@@ -358,11 +364,22 @@ def _save_checkpoint(
             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         },
     }
+    if scaler is not None and scaler.is_enabled():  # fp16: the loss scale and its growth counter
+        state["scaler"] = scaler.state_dict()
     records.write_checkpoint(run_dir, state)
 
 
 def _resume(
-    run_dir: Path, job: Job, model, method, optimizer, data_gen, method_gen, log: _Log, owner: bool = True
+    run_dir: Path,
+    job: Job,
+    model,
+    method,
+    optimizer,
+    data_gen,
+    method_gen,
+    log: _Log,
+    owner: bool = True,
+    scaler: torch.amp.GradScaler | None = None,
 ) -> tuple[list, int]:
     """Restore the last checkpoint if there is a usable one; returns (history, completed epochs).
     Only the `owner` (rank 0) deletes or rewrites files; the other ranks just read. metrics.jsonl
@@ -385,6 +402,8 @@ def _resume(
     model.load_state_dict(state["model"])
     method.load_state_dict(state["method"])
     optimizer.load_state_dict(state["optimizer"])
+    if scaler is not None and scaler.is_enabled() and "scaler" in state:
+        scaler.load_state_dict(state["scaler"])
     data_gen.set_state(state["rng"]["data"])
     method_gen.set_state(state["rng"]["method"])
     torch.set_rng_state(state["rng"]["torch"])

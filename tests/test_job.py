@@ -6,7 +6,7 @@ import dataclasses
 
 from bench import records
 from bench.job import Job, Report
-from bench.recipe import Recipe
+from bench.recipe import Optimizer, RandAugmentSettings, Recipe
 
 
 def _job(**changes) -> Job:
@@ -33,6 +33,32 @@ def test_id_is_stable_and_sensitive_to_what_matters() -> None:
     assert _job(method_version=2).id != job.id  # a method change invalidates old results
     assert _job(gpus=2).id != job.id  # BatchNorm sees batch_size / gpus images per process
     assert "gpus" not in job.spec()  # one-GPU jobs keep the ids they had before multi-GPU jobs existed
+
+
+def test_ids_of_existing_jobs_never_change() -> None:
+    """The id this job has had since before the recipe keys crop_scale, randaugment, precision and
+    optimizer.no_decay_names existed: keys added later are hashed only when set."""
+    assert _job().id == "4b893a85114ea7b7"
+    assert set(_job().spec()["recipe"]) == {
+        f.name for f in dataclasses.fields(Recipe) if f.name not in ("crop_scale", "randaugment", "precision")
+    }
+
+
+def test_keys_added_later_change_the_id_when_set() -> None:
+    base = _job().recipe
+    changed = [
+        dataclasses.replace(base, crop_scale=(0.8, 1.0)),
+        dataclasses.replace(base, randaugment=RandAugmentSettings()),
+        dataclasses.replace(base, randaugment=RandAugmentSettings(magnitude=9.0)),
+        dataclasses.replace(base, precision="fp16"),
+        dataclasses.replace(base, precision="fp32"),
+        dataclasses.replace(base, optimizer=Optimizer(no_decay_names=("relative_position_bias_table",))),
+    ]
+    ids = {_job(recipe=r).id for r in changed}
+    assert len(ids) == len(changed) and _job().id not in ids
+    for recipe in changed:  # and they survive spec.json
+        job = _job(recipe=recipe)
+        assert Job.from_record(job.to_record()).id == job.id
 
 
 def test_id_ignores_labels_suite_and_report() -> None:

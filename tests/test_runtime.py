@@ -102,3 +102,20 @@ def test_compile_is_a_run_setting_and_a_flag(project: Path) -> None:
     assert args.compile is True and load_settings(args).run.compile is True
     args = parser().parse_args(["run", "suites/tiny.yaml"])
     assert args.compile is None
+
+
+def test_a_recipes_precision_wins_over_the_settings() -> None:
+    import torch
+
+    from bench.runtime import resolve
+    from bench.settings import RunSettings
+
+    cpu = RunSettings(device="cpu", precision="bf16")
+    assert resolve(cpu).precision == "bf16"  # the recipe's 'auto': the settings decide
+    fp16 = resolve(cpu, "fp16")
+    assert fp16.precision == "fp16" and not fp16.bf16 and fp16.grad_scaler().is_enabled()
+    with fp16.autocast():
+        assert torch.nn.Linear(2, 2)(torch.ones(1, 2)).dtype == torch.float16
+    assert resolve(cpu, "fp32").precision == "fp32" and not resolve(cpu, "fp32").grad_scaler().is_enabled()
+    assert resolve(RunSettings(device="cpu"), "auto").precision == "fp32"  # auto on a CPU
+    assert "fp16 autocast, loss scaling" in fp16.describe()

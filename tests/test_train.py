@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import json
@@ -25,6 +26,7 @@ def tiny_job(
     params: dict | None = None,
     train_fraction: float = 0.125,
     test_fraction: float = 0.25,
+    **recipe_keys,
 ) -> Job:
     """A job of `method` on the tiny ResNet and a slice of the synthetic data (MixUp-style alpha 1
     unless `params` are given)."""
@@ -36,6 +38,7 @@ def tiny_job(
         train_fraction=train_fraction,
         test_fraction=test_fraction,
         optimizer=Optimizer(lr=lr),
+        **recipe_keys,
     )
     return Job(
         suite="t",
@@ -91,6 +94,53 @@ def test_interrupted_job_resumes_and_matches_an_uninterrupted_run(tmp_path: Path
     assert record.status == "ok" and record.epochs_completed == 4
     assert "resuming after epoch 2" in (run_dir / records.LOG).read_text()
     assert metrics(job, settings) == metrics(job, reference)
+
+
+def test_an_fp16_job_scales_its_loss_and_resumes_bit_identically(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """recipe.precision fp16 (the OpenMixup ViT baselines' use_fp16): dynamic loss scaling whose
+    state travels in the checkpoint. float16 convolutions on a CPU take minutes, so the forward
+    runs in fp32 here (test_runtime checks the autocast; scripts/gpu-check runs real fp16 on a GPU)."""
+    from bench.runtime import Runtime
+
+    monkeypatch.setattr(Runtime, "autocast", lambda self: contextlib.nullcontext())
+    job = tiny_job(epochs=2, precision="fp16")
+    reference = in_dir(tmp_path / "ref")
+    assert run_job(job, reference).status == "ok"
+    run_dir = job.run_dir(reference.runs_root)
+    state = torch.load(run_dir / records.CHECKPOINT, weights_only=True)
+    assert (
+        state["scaler"]["scale"] == 2.0**16 and state["scaler"]["_growth_tracker"] == 2 * 8
+    )  # 8 steps/epoch
+    assert "fp16 autocast, loss scaling" in (run_dir / records.LOG).read_text()
+    fp32 = tiny_job(epochs=1)
+    run_job(fp32, reference)
+    assert "scaler" not in torch.load(
+        fp32.run_dir(reference.runs_root) / records.CHECKPOINT, weights_only=True
+    )
+
+    settings = in_dir(tmp_path / "resumed")
+
+    def interrupt(j: Job, row: dict) -> None:
+        if row.epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_job(job, settings, on_epoch=interrupt)
+    assert run_job(job, settings).status == "ok"
+    assert metrics(job, settings) == metrics(job, reference)
+
+
+@pytest.mark.cuda
+def test_an_fp16_job_trains_on_the_gpu(tmp_path: Path) -> None:
+    job = tiny_job(epochs=2, precision="fp16")
+    settings = in_dir(tmp_path)
+    record = run_job(job, settings)
+    assert record.status == "ok", record.error
+    run_dir = job.run_dir(settings.runs_root)
+    assert "cuda" in (run_dir / records.LOG).read_text() and "fp16 autocast" in record.versions["device"]
+    assert torch.load(run_dir / records.CHECKPOINT, weights_only=True)["scaler"]["scale"] > 0
 
 
 def test_truncated_checkpoint_restarts_the_job_cleanly(tmp_path: Path) -> None:
@@ -197,9 +247,7 @@ def test_a_vanilla_step_reads_nothing_back_between_sync_points(monkeypatch: pyte
 SYNC_FREE = ["vanilla", "mixup", "cutmix", "manifoldmix", "fmix", "resizemix", "gridmix", "smoothmix"]
 
 
-@pytest.mark.skipif(
-    not torch.cuda.is_available(), reason="needs a CUDA device: a CPU has nothing to wait for"
-)
+@pytest.mark.cuda  # a CPU has nothing to wait for
 @pytest.mark.parametrize("method", SYNC_FREE)
 def test_no_step_makes_the_host_wait_for_the_gpu(method: str) -> None:
     from bench.runtime import Runtime

@@ -152,10 +152,18 @@ class DatasetSpec:
         return {"image_size": self.image_size, "augmentation": self.augmentation}
 
     def check_recipe(self, recipe: Any, where: str) -> None:
+        from bench.data.transforms import RRC_AUGMENTATIONS
+
         if recipe.augmentation not in self.augmentations:
             raise ConfigError(
                 f"augmentation {recipe.augmentation!r} is not available for {self.name}; valid: {', '.join(self.augmentations)}",
                 key=f"recipe.augmentation ({where})",
+            )
+        if recipe.crop_scale is not None and recipe.augmentation not in RRC_AUGMENTATIONS:
+            raise ConfigError(
+                f"crop_scale is the area range of a RandomResizedCrop, and augmentation "
+                f"{recipe.augmentation!r} has none; use it with {' or '.join(RRC_AUGMENTATIONS)}",
+                key=f"recipe.crop_scale ({where})",
             )
 
     def path(self, data_root: Path) -> Path:

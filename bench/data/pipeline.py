@@ -20,12 +20,14 @@ from typing import Literal, Protocol
 
 import torch
 
+from bench import schema
 from bench.data import transforms
 from bench.data.base import DatasetSpec, FileIndex, Split
 from bench.data.decoded import cached
 from bench.data.loader import InMemoryLoader
+from bench.data.randaugment import RandAugmentStep
 from bench.data.stream import StreamLoader
-from bench.recipe import Recipe
+from bench.recipe import RandAugmentSettings, Recipe
 from bench.runtime import Runtime, usable_cores
 from bench.settings import Settings
 
@@ -66,12 +68,20 @@ def make_loader(
     channels_last: bool = False,
     workers: int = 0,
     loading: Literal["memory", "stream"] | None = None,
+    crop_scale: tuple[float, float] | None = None,
+    randaugment: RandAugmentSettings | None = None,
 ) -> Batches:
     """Batches of `data` with `dataset`'s transform named `augmentation` (random when a generator
-    is given, i.e. for training): in memory for an ImageSet, through a DataLoader with `workers`
-    for a FileIndex, unless `loading` says otherwise."""
+    is given, i.e. for training), with the recipe's crop scale and RandAugment if any: in memory
+    for an ImageSet, through a DataLoader with `workers` for a FileIndex, unless `loading` says
+    otherwise."""
     transform = transforms.build(
-        augmentation, image_size, interpolation=dataset.interpolation, eval_crop=dataset.eval_crop
+        augmentation,
+        image_size,
+        interpolation=dataset.interpolation,
+        eval_crop=dataset.eval_crop,
+        crop_scale=crop_scale,
+        randaugment=None if randaugment is None else RandAugmentStep(**schema.to_plain(randaugment)),
     )
     common = dict(
         transform=transform,
@@ -114,6 +124,8 @@ def build_loaders(
         channels_last=rt.channels_last,
         workers=loader_workers(settings),
         loading=loading,
+        crop_scale=recipe.crop_scale,
+        randaugment=recipe.randaugment,
     )
     test, test_size = eval_loader(
         dataset, size, recipe.batch_size, settings, rt, recipe.test_fraction, loading

@@ -1,7 +1,8 @@
 """Image transforms with their randomness drawn up front, run on one PIL image or on a whole batch.
 
 A transform is a deterministic `prepare` step (a resize, or resize + centre crop) followed by an
-optional random step (pad-crop-flip, random-resized-crop + flip, flip). The random step's
+optional random step (pad-crop-flip, random-resized-crop + flip, flip; any of them followed by
+RandAugment, randaugment.py, through `Chain`). The random step's
 parameters come from `sample(n, generator)`, called with the job's generator in the main process;
 applying them uses no randomness. Each step has two implementations that give the same pixels:
 
@@ -26,6 +27,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from bench.data.randaugment import RandAugmentStep
 from bench.runtime import to_device
 
 CROP_PADDING = 4  # RandomCrop(32, padding=4, padding_mode="reflect") in the CIFAR recipes
@@ -36,11 +38,12 @@ PRECISION_BITS = 32 - 8 - 2  # PIL's fixed-point precision for 8-bit images
 
 AUGMENTATIONS = {
     "crop_flip": "random crop of the 4-px reflect-padded image + horizontal flip (CIFAR recipe)",
-    "rrc_flip": "RandomResizedCrop, scale (0.08, 1), ratio (3/4, 4/3) + horizontal flip",
+    "rrc_flip": "RandomResizedCrop, scale (0.08, 1) unless crop_scale says, ratio (3/4, 4/3) + horizontal flip",
     "resize_rrc_flip": "resize the shorter side to size/0.875, then RandomResizedCrop scale (0.5, 1) + flip",
     "flip": "the test transform + horizontal flip",
     "none": "the test transform only",
 }
+RRC_AUGMENTATIONS = {"rrc_flip": (0.08, 1.0), "resize_rrc_flip": (0.5, 1.0)}  # their default crop scales
 PIL_FILTERS = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC}
 
 
@@ -239,6 +242,8 @@ Prepare = Resize | ResizeShorter | ResizeCenterCrop
 class Flip:
     """RandomHorizontalFlip. Parameters: (flip,)."""
 
+    width = 1
+
     def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
         return (torch.rand(n, generator=generator) < 0.5).double()[:, None]
 
@@ -255,6 +260,7 @@ class PadCropFlip:
     """RandomCrop(own size, padding, reflect) then RandomHorizontalFlip. Parameters: (dy, dx, flip)."""
 
     padding: int = CROP_PADDING
+    width = 3
 
     def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
         offsets = torch.randint(0, 2 * self.padding + 1, (n, 2), generator=generator)
@@ -321,6 +327,7 @@ class ResizedCropFlip:
     size: int
     scale: tuple[float, float]
     interpolation: str
+    width = RRC_PARAMS
 
     def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
         return torch.rand(n, RRC_PARAMS, generator=generator, dtype=torch.float64)
@@ -341,7 +348,35 @@ class ResizedCropFlip:
         return resample(x, rows, cols)
 
 
-Random = Flip | PadCropFlip | ResizedCropFlip
+@dataclass(frozen=True)
+class Chain:
+    """Random steps one after the other (a crop and flip, then RandAugment, as the OpenMixup
+    pipelines order them). Parameters: each step's, concatenated in order; drawn in that order."""
+
+    steps: tuple[Flip | PadCropFlip | ResizedCropFlip | RandAugmentStep, ...]
+
+    @property
+    def width(self) -> int:
+        return sum(step.width for step in self.steps)
+
+    def _split(self, params: torch.Tensor) -> list[torch.Tensor]:
+        return list(params.split([step.width for step in self.steps], dim=-1))
+
+    def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        return torch.cat([step.sample(n, generator) for step in self.steps], dim=1)
+
+    def one(self, img: Image.Image, p: list[float]) -> Image.Image:
+        for step, part in zip(self.steps, self._split(torch.tensor(p, dtype=torch.float64))):
+            img = step.one(img, part.tolist())
+        return img
+
+    def batch(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+        for step, part in zip(self.steps, self._split(params)):
+            x = step.batch(x, part)
+        return x
+
+
+Random = Flip | PadCropFlip | ResizedCropFlip | RandAugmentStep | Chain
 
 
 @dataclass(frozen=True)
@@ -376,13 +411,42 @@ class Transform:
         return torch.from_numpy(np.array(img, dtype=np.uint8)).permute(2, 0, 1)
 
 
-def build(augmentation: str, image_size: int, *, interpolation: str, eval_crop: float | None) -> Transform:
+def build(
+    augmentation: str,
+    image_size: int,
+    *,
+    interpolation: str,
+    eval_crop: float | None,
+    crop_scale: tuple[float, float] | None = None,
+    randaugment: RandAugmentStep | None = None,
+) -> Transform:
     """The transform named `augmentation` at `image_size`; 'none' is the test transform.
 
     `eval_crop` None: fixed-size datasets, whose test transform resizes to image_size (the
     identity at the native size, "64 px, no crop"); a fraction such as 0.875: resize the shorter
-    side to image_size / fraction, then centre-crop (ImageNet-style, 256 then 224).
+    side to image_size / fraction, then centre-crop (ImageNet-style, 256 then 224). `crop_scale`
+    replaces a RandomResizedCrop's area range (rrc augmentations only); `randaugment` runs after
+    the augmentation's random step, as in the OpenMixup pipelines.
     """
+    if crop_scale is not None and augmentation not in RRC_AUGMENTATIONS:
+        raise ValueError(
+            f"crop_scale applies to a RandomResizedCrop; augmentation {augmentation!r} has none "
+            f"(those that have: {', '.join(RRC_AUGMENTATIONS)})"
+        )
+    transform = _augmentation(augmentation, image_size, interpolation, eval_crop, crop_scale)
+    if randaugment is None:
+        return transform
+    steps = () if transform.random is None else (transform.random,)
+    return Transform(transform.prepare, Chain((*steps, randaugment)))
+
+
+def _augmentation(
+    augmentation: str,
+    image_size: int,
+    interpolation: str,
+    eval_crop: float | None,
+    crop_scale: tuple[float, float] | None,
+) -> Transform:
     if eval_crop is None:
         test: Prepare = Resize(image_size, interpolation)
     else:
@@ -394,8 +458,10 @@ def build(augmentation: str, image_size: int, *, interpolation: str, eval_crop: 
     if augmentation == "crop_flip":
         return Transform(test, PadCropFlip())
     if augmentation == "rrc_flip":
-        return Transform(None, ResizedCropFlip(image_size, (0.08, 1.0), interpolation))
+        scale = crop_scale or RRC_AUGMENTATIONS[augmentation]
+        return Transform(None, ResizedCropFlip(image_size, scale, interpolation))
     if augmentation == "resize_rrc_flip":
         shorter = ResizeShorter(math.floor(image_size / (eval_crop or 0.875)), interpolation)
-        return Transform(shorter, ResizedCropFlip(image_size, (0.5, 1.0), interpolation))
+        scale = crop_scale or RRC_AUGMENTATIONS[augmentation]
+        return Transform(shorter, ResizedCropFlip(image_size, scale, interpolation))
     raise ValueError(f"unknown augmentation {augmentation!r}; valid: {', '.join(AUGMENTATIONS)}")

@@ -133,7 +133,7 @@ def track(
 
 def track_run(job: Job, run_dir: Path, logs: Iterable[ReleasedLog], network: str) -> Tracking | None:
     """`track` on the run folder's metrics.jsonl."""
-    rows, _ = records.read_metrics(run_dir)  # the rows before a torn line, if any
+    rows, _ = records.read_metrics(run_dir)
     return track(job, [row.to_dict() for row in rows], logs, network)
 
 
@@ -160,7 +160,7 @@ def progress_lines(jobs: Iterable[Job], runs_root: Path, logs_dir: Path) -> list
     moving = [
         j
         for j in jobs
-        if not records.is_finished(records.locate(j, runs_root), j)
+        if not records.read_run(records.locate(j, runs_root), j).done
         and (records.locate(j, runs_root) / records.METRICS).exists()
     ]
     found = for_jobs(moving, runs_root, logs_dir)

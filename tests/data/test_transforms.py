@@ -128,7 +128,7 @@ def test_pil_filters_are_the_ones_named() -> None:
     assert T.PIL_FILTERS == {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC}
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (none on the CI machines)")
+@pytest.mark.cuda
 def test_a_batch_on_the_gpu_is_bit_identical_to_pil() -> None:
     for augmentation, size, eval_crop, h, w in CASES:
         transform = T.build(augmentation, size, interpolation="bicubic", eval_crop=eval_crop)
@@ -140,3 +140,16 @@ def test_a_batch_on_the_gpu_is_bit_identical_to_pil() -> None:
             for i, img in enumerate(images)
         ]
         assert torch.equal(batch, torch.stack(one_by_one)), augmentation
+
+
+def test_crop_scale_sets_the_random_resized_crops_area_range_only() -> None:
+    kw = dict(interpolation="bicubic", eval_crop=None)
+    assert T.build("rrc_flip", 32, **kw).random.scale == (0.08, 1.0)
+    swin = T.build("rrc_flip", 32, **kw, crop_scale=(0.8, 1.0))
+    assert swin.random.scale == (0.8, 1.0)
+    g = torch.Generator().manual_seed(0)
+    for row in swin.sample(200, g).tolist():
+        _, _, h, w = T.rrc_box(32, 32, row, (0.8, 1.0))
+        assert h * w >= 0.8 * 32 * 32 * 0.85  # area fraction in [0.8, 1] up to rounding of the sides
+    with pytest.raises(ValueError, match="crop_scale applies to a RandomResizedCrop"):
+        T.build("crop_flip", 32, **kw, crop_scale=(0.8, 1.0))
