@@ -18,20 +18,6 @@ from bench.errors import BenchError
 
 # model.type -> our method; MixUpClassification names it in mix_mode
 LEARNED_CLASSES = {"AutoMixup": "automix", "AdAutoMix": "adautomix", "Adaptivemix": "adautomix"}
-MIX_MODES = {
-    "vanilla": "vanilla",
-    "mixup": "mixup",
-    "cutmix": "cutmix",
-    "manifoldmix": "manifoldmix",
-    "saliencymix": "saliencymix",
-    "fmix": "fmix",
-    "puzzlemix": "puzzlemix",
-    "resizemix": "resizemix",
-    "gridmix": "gridmix",
-    "smoothmix": "smoothmix",
-    "snapmix": "snapmix",
-    "attentivemix": "attentivemix",
-}
 # data roots and image lists -> our dataset (first match wins)
 DATASET_PATTERNS = (
     (r"cifar-?100|CIFAR100", "cifar100"),
@@ -104,8 +90,8 @@ def _method(model: dict[str, Any]) -> str:
     kind = str(model.get("type", ""))
     if kind in LEARNED_CLASSES:
         return LEARNED_CLASSES[kind]
-    mode = str(model.get("mix_mode", "vanilla"))
-    return MIX_MODES.get(mode, mode.lower())
+    # OpenMixup's mix_mode names are our registry names (an unregistered one is kept, lower-cased)
+    return str(model.get("mix_mode", "vanilla")).lower()
 
 
 def cell(config: dict[str, Any]) -> tuple[str, str, str, int]:
@@ -200,7 +186,7 @@ def hyperparameters(config: dict[str, Any]) -> dict[str, Any]:
     method = cell(config)[2]
     out = {"class": str(model.get("type", "")), **_recipe(config)}
     _set(out, "alpha", model.get("alpha") if method != "vanilla" else None)
-    if method in ("automix", "adautomix"):
+    if str(model.get("type", "")) in LEARNED_CLASSES:
         out.update(_learned(config, method))
     else:
         out.update(_mix_args(model, method))
