@@ -116,8 +116,11 @@ def report_name(suite: Suite) -> str:
     return suite.name if suite.scale == 1 else f"{suite.name}-scale{suite.scale:g}"
 
 
-def write_leaderboard(suite: Suite, settings: Settings) -> tuple[Path, Path, list[Path]]:
-    """reports/<name>.md, .csv and the figures (<name>-top1.png, -curves.png, -delta.png)."""
+def write_leaderboard(
+    suite: Suite, settings: Settings, formats: tuple[str, ...] = ("png",)
+) -> tuple[Path, Path, list[Path]]:
+    """reports/<name>.md, .csv and the figures (<name>-top1, -curves and, when a cell is
+    comparable, -delta), in each of `formats`."""
     cells = collect(suite, settings)
     name = report_name(suite)
     runs = settings.runs_root / suite.name
@@ -133,7 +136,7 @@ def write_leaderboard(suite: Suite, settings: Settings) -> tuple[Path, Path, lis
         + f"` from the run records in `{_relative(runs, settings)}`; do not edit by hand. "
         f"Seeds: {', '.join(map(str, suite.data.axes.seeds))}. Published values and their sources: "
         "`results/published/`. Figures: "
-        + ", ".join(f"`{name}-{kind}.png`" for kind in ("top1", "curves", "delta"))
+        + ", ".join(f"`{name}-{kind}.{fmt}`" for kind in plots.kinds(cells) for fmt in formats)
         + "."
     )
     md, csv_path = leaderboard.write(
@@ -144,7 +147,7 @@ def write_leaderboard(suite: Suite, settings: Settings) -> tuple[Path, Path, lis
         seeds=len(suite.data.axes.seeds),
         source_note=note,
     )
-    return md, csv_path, plots.write(cells, settings.reports_dir, name, title=title)
+    return md, csv_path, plots.write(cells, settings.reports_dir, name, title=title, formats=formats)
 
 
 def _relative(path: Path, settings: Settings) -> str:
