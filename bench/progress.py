@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any, TextIO
@@ -40,12 +41,22 @@ def eta_seconds(done: float, total: float | None, elapsed: float) -> float | Non
 
 
 class _PlainBar:
-    """Progress as occasional text lines (no terminal): `label: 40/95 (0:31 elapsed, ETA 0:43)`."""
+    """Progress as occasional text lines (no terminal): `label: 40/95 (0:31 elapsed, ETA 0:43)`,
+    at most one every `every_s` seconds, and at least one: a step longer than that (an epoch, a
+    Mix Block step on a loaded CPU) still gets a line every `every_s` seconds from a heartbeat
+    thread, so a log never falls silent."""
 
     def __init__(self, label: str, total: int | None, stream: TextIO, every_s: float) -> None:
         self.label, self.total, self.stream, self.every_s = label, total, stream, every_s
         self.done = 0
         self.start = self.last = time.monotonic()
+        self.printed = ""
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        self.heartbeat: threading.Thread | None = None
+        if every_s >= 1:
+            self.heartbeat = threading.Thread(target=self._beat, daemon=True)
+            self.heartbeat.start()
 
     def line(self) -> str:
         elapsed = time.monotonic() - self.start
@@ -55,12 +66,21 @@ class _PlainBar:
         eta_text = f", ETA {clock(eta)}" if eta is not None else ""
         return f"{self.label}: {self.done}/{self.total} ({clock(elapsed)} elapsed{eta_text})"
 
+    def _print(self) -> None:
+        with self.lock:
+            self.last = time.monotonic()
+            self.printed = self.line()
+            print(self.printed, file=self.stream, flush=True)
+
+    def _beat(self) -> None:
+        while not self.stopped.wait(self.every_s / 4):
+            if time.monotonic() - self.last >= self.every_s:
+                self._print()
+
     def advance(self, steps: int = 1) -> None:
         self.done += steps
-        now = time.monotonic()
-        if now - self.last >= self.every_s:
-            self.last = now
-            print(self.line(), file=self.stream, flush=True)
+        if time.monotonic() - self.last >= self.every_s:
+            self._print()
 
     def describe(self, label: str) -> None:
         self.label = label
@@ -70,7 +90,11 @@ class _PlainBar:
         return eta_seconds(self.done, self.total, time.monotonic() - self.start)
 
     def close(self) -> None:
-        print(self.line(), file=self.stream, flush=True)
+        self.stopped.set()
+        if self.heartbeat is not None:
+            self.heartbeat.join()
+        if self.line().split(" (")[0] != self.printed.split(" (")[0]:  # the last count, once
+            self._print()
 
 
 def _eta_column() -> Any:

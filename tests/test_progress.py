@@ -57,3 +57,15 @@ def test_a_terminal_gets_a_rich_bar_with_an_eta() -> None:
         console.print("a line above the bar")
     text = console.file.getvalue()
     assert "epochs" in text and "2/4" in text and "ETA" in text and "a line above the bar" in text
+
+
+def test_a_long_step_still_gets_a_line_every_few_seconds() -> None:
+    import time
+
+    stream = io.StringIO()
+    with progress("Mix Block", total=2, stream=stream, every_s=1.0) as bar:
+        time.sleep(2.6)  # one slow step: no advance, yet the log hears from it
+        bar.advance()
+    lines = stream.getvalue().splitlines()
+    assert [line.split(" (")[0] for line in lines[:2]] == ["Mix Block: 0/2", "Mix Block: 0/2"]
+    assert lines[-1].startswith("Mix Block: 1/2 (")
