@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from bench.report.terminal import render
-    from bench.runner import write_leaderboard
+    from bench.report.write import write_leaderboard
 
     formats = figure_formats(args.format)
     md, csv_path, figures = write_leaderboard(load_suite(args), load_settings(args), formats)

@@ -188,16 +188,12 @@ def run(args: argparse.Namespace) -> int:
 
 def _eval_model(setup):
     """A freshly initialised network for the evaluation figure (compiled if the run compiles)."""
-    import torch
-
-    from bench.models.backbones import build_backbone
+    from bench import build
     from bench.runtime import compile_model
 
-    torch.manual_seed(setup.seed)
-    model = build_backbone(
-        setup.backbone, num_classes=setup.dataset.num_classes, image_size=setup.images.shape[-1]
+    model = build.model(
+        setup.job("vanilla"), setup.dataset, device=setup.rt.device, memory_format=setup.rt.memory_format
     )
-    model = model.to(setup.rt.device, memory_format=setup.rt.memory_format)
     if setup.rt.compile:
         compile_model(model, warn=lambda message: setup.warn(f"evaluation: {message}"))
     return model

@@ -124,34 +124,40 @@ def _config(args: argparse.Namespace, base: Any):
 
 
 def _run_dirs(paths: list[str]) -> list[Path]:
-    from bench import results
+    from bench import records
 
     found: list[Path] = []
     for text in paths:
         path = Path(text)
         if not path.exists():
             raise BenchError(f"{path}: no such file or folder")
-        if (path / results.SPEC).is_file():
-            found.append(path)
-            continue
-        below = sorted(p.parent for p in path.rglob(results.SPEC))
+        below = records.run_folders(path)  # a suite's view leads to the run store
         if not below:
-            raise BenchError(f"{path}: no run folder (one holding {results.SPEC}) at or below it")
+            raise BenchError(f"{path}: no run folder (one holding {records.SPEC}) at or below it")
         found += below
     return list(dict.fromkeys(found))
 
 
 def run(args: argparse.Namespace) -> int:
+    from bench import records
     from bench import suite as suite_mod
     from bench.models.restore import RestoreError, read_job
 
+    if args.name:  # the report's file name
+        from bench import safe_io
+
+        safe_io.check_component(args.name, "--name")
     settings = load_settings(args)
+    if settings.run.device == "cuda":  # a device that is not there fails before any run is evaluated
+        from bench import runtime
+
+        runtime.resolve(settings.run)
     suite = None
     if len(args.targets) == 1 and args.targets[0].endswith((".yaml", ".yml")):
         suite = suite_mod.load(args.targets[0])
         if args.scale:
             suite = suite.with_scale(args.scale)
-        entries = [(job, job.run_dir(settings.runs_root)) for job in suite_mod.expand(suite)]
+        entries = [(job, records.locate(job, settings.runs_root)) for job in suite_mod.expand(suite)]
         unreadable: dict[Path, str] = {}
     else:
         if args.scale:
@@ -185,20 +191,21 @@ def evaluate_and_report(
     entries: list, config: Any, settings: Any, *, name: str, origin: str, force: bool = False
 ) -> dict[Path, str]:
     """Evaluate every (job, run folder), then write the report; returns run folder -> error for the failures."""
+    from bench import records
     from bench.evaluate.robustness import evaluate_run
     from bench.report import robustness as report
+    from bench.report.write import staged
 
     failures: dict[Path, str] = {}
     out.print(f"robustness ({', '.join(config.evaluators)}) of {plural(len(entries), 'run')}")
     for i, (job, run_dir) in enumerate(entries, 1):
         label = f"{job.method}/{job.backbone}/{job.dataset}/s{job.seed}"
-        log_path = run_dir / "log.txt"
+        log_path = run_dir / records.LOG
 
-        def log(message: str, label: str = label, log_path: Path = log_path) -> None:
+        def log(message: str, label: str = label, run_dir: Path = run_dir) -> None:
             out.print(f"  {escape(label)}: {escape(message)}")
-            if log_path.parent.exists():
-                with log_path.open("a") as f:
-                    f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} robustness {message}\n")
+            if run_dir.is_dir():
+                records.log_line(run_dir, f"robustness {message}")
 
         tic = time.time()
         try:
@@ -228,15 +235,17 @@ def evaluate_and_report(
     )
     if config.mce_baseline:
         note += f" mCE baseline: `{config.mce_baseline}`."
-    md, csv_path = report.write(
-        reported,
-        every,
-        settings.reports_dir,
-        name,
-        title=f"Robustness: {name.removesuffix('-robustness')}",
-        source_note=note,
-        published_dir=settings.published_dir,
-    )
+    with staged(settings.reports_dir) as stage:  # both files or neither
+        md, csv_path = report.write(
+            reported,
+            every,
+            stage,
+            name,
+            title=f"Robustness: {name.removesuffix('-robustness')}",
+            source_note=note,
+            published_dir=settings.published_dir,
+        )
+    md, csv_path = settings.reports_dir / md.name, settings.reports_dir / csv_path.name
     out.print(f"robustness report: {escape(str(md))} and {escape(str(csv_path))}")
     for run_dir, message in failures.items():
         err.print(f"[red]failed[/] {escape(str(run_dir))}: {escape(message)}")

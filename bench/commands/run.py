@@ -74,18 +74,15 @@ class Progress:
         if self.bar is not None:
             self.bar.advance()
 
-    def finished(self, job: Any, record: dict[str, Any]) -> None:
+    def finished(self, job: Any, record: Any) -> None:
         self.done += 1
         name = self.running.pop(job.id, job.method)
-        if record.get("status") == "ok":
-            network = record.get("primary_network", "online").split("|")[0]
-            value = record.get("metrics", {}).get(network, {}).get("final")
-            status = (
-                f"[green]ok[/] final top-1 ({network}) {value:.2f}" if value is not None else "[green]ok[/]"
-            )
+        if record.ok:
+            final = record.final()
+            status = f"[green]ok[/] final top-1 ({final[0]}) {final[1]:.2f}" if final else "[green]ok[/]"
         else:
-            status = f"[red]error[/] {escape(str(record.get('error', '')).splitlines()[0])}"
-        wall = record.get("wall_seconds", 0)
+            status = f"[red]error[/] {escape(record.first_line)}"
+        wall = record.wall_seconds
         self.console.print(
             f"\\[{self.done}/{self.total}] {escape(name)}: {status} ({wall:.1f} s){self._eta()}"
         )
@@ -115,7 +112,8 @@ class Progress:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bench.runner import run_suite, split_finished, write_leaderboard
+    from bench.report.write import write_leaderboard
+    from bench.runner import run_suite, split_finished
     from bench.suite import expand
 
     formats = figure_formats(args.format)
@@ -149,8 +147,11 @@ def run(args: argparse.Namespace) -> int:
     )
     md, csv_path, figures = write_leaderboard(suite, settings, formats)
     out.print(f"leaderboard: {escape(str(md))}, {escape(str(csv_path))} and {plural(len(figures), 'figure')}")
+    labels = {job.id: f"{job.method}/{job.backbone}/{job.dataset}/s{job.seed}" for job in jobs}
     for record in summary.failed:
-        err.print(f"[red]failed[/] {escape(str(record.get('label')))}: {escape(str(record.get('error')))}")
+        err.print(
+            f"[red]failed[/] {escape(labels.get(record.id, record.label))}: {escape(str(record.error))}"
+        )
     robustness_failed = _robustness(suite, settings, jobs)
     return 1 if summary.failed or robustness_failed else 0
 
@@ -160,10 +161,11 @@ def _robustness(suite: Any, settings: Any, jobs: list[Any]) -> bool:
     config = suite.data.robustness
     if config is None or not config.evaluators:
         return False
+    from bench import records
     from bench.commands.robustness import evaluate_and_report
     from bench.runner import split_finished
 
     finished, _ = split_finished(jobs, settings)
     name = f"{suite.name}-robustness" + (f"-scale{suite.scale:g}" if suite.scale < 1 else "")
-    entries = [(job, job.run_dir(settings.runs_root)) for job in finished]
+    entries = [(job, records.locate(job, settings.runs_root)) for job in finished]
     return bool(evaluate_and_report(entries, config, settings, name=name, origin=suite.path))

@@ -24,6 +24,7 @@ from bench.commands.common import add_format_argument, figure_formats, load_sett
 
 DEFAULT_NAME = "figures/mixed.png"  # under bench.toml's reports folder
 PHOTO_SIZE = 128  # px: the photographs' resolution when mixed (a cell prints at about 0.8 in)
+TRAIN_BATCH = 32  # images per step when the figure's classifier is trained
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -145,121 +146,31 @@ def draw(
     formats: tuple[str, ...] = ("png",),
 ) -> list[Path]:
     """Mix fixed pairs (`photos`, or `samples` pairs of `dataset` images) with every method and
-    save the figure to `out` in each format."""
-    import copy
-    import dataclasses
-
+    save the figure to `out` in each format; returns the paths written."""
     from bench import registry
-    from bench.errors import BenchError
-    from bench.methods.base import InputMix
-    from bench.methods.learned import LearnedMix
     from bench.progress import progress
     from bench.report import mixed_figure
 
-    names = methods if methods is not None else [m for m in registry.METHODS if m != "vanilla"]
-    if not names:
-        raise BenchError("--methods: name at least one method")
     spec = registry.get("datasets", dataset).load()
     if photos is not None:
-        size = image_size or PHOTO_SIZE
-        samples = len(photos) // 2
+        size, samples = image_size or PHOTO_SIZE, len(photos) // 2
     else:
         size = image_size or (64 if spec.image_size < 32 else spec.image_size)
-    methods_ = []
-    for name in names:
-        cls = registry.get("methods", name).load()
-        fields = {f.name for f in dataclasses.fields(cls.Params)}
-        params = cls.Params(alpha=alpha) if alpha is not None and "alpha" in fields else cls.Params()
-        try:
-            cls.check_compatible(backbone=backbone, dataset=dataset, image_size=size, params=params)
-        except ValueError as exc:
-            raise BenchError(f"{name} cannot be shown at {size} px with {backbone}: {exc}") from None
-        methods_.append((name, cls, params))
-
+    jobs = _jobs(methods, spec, size, backbone, alpha, train_steps, seed)
     if photos is not None:
-        images, labels, source_names = _photo_pairs(photos, spec, size)
+        images, labels, names = _photo_pairs(photos, spec, size)
     else:
         images, labels = _pairs(spec, data_root, split, size, samples, seed)
-        source_names = [f"{dataset} {split} image"] * (2 * samples)
-    learned = [name for name, cls, _ in methods_ if issubclass(cls, LearnedMix)]
-    guided = [name for name, cls, _ in methods_ if not issubclass(cls, InputMix)]  # they use a network
-    model, trained = _model(spec, data_root, backbone, size, train_steps if guided else 0, seed)
+        names = [f"{dataset} {split}"] * (2 * samples)
+    guided = any(_uses_model(job) for job in jobs)
+    model = _model(jobs[0], spec, data_root, train_steps if guided else 0)
     rows = []
-    with progress("mixing", total=len(methods_)) as bar:
-        for name, cls, params in methods_:
-            bar.describe(f"mixing: {name}")
-            method = _method(cls, params, spec, size, backbone, seed)
-            net = model
-            if (
-                issubclass(cls, LearnedMix) and train_steps
-            ):  # train the Mix Block with a copy of the classifier
-                net = copy.deepcopy(model)
-                method.setup(net)
-                loss = lambda x, y, m=method, n=net: m.loss(n, x, y)[0]  # noqa: E731
-                _train(
-                    net,
-                    loss,
-                    method.param_groups(),
-                    spec,
-                    data_root,
-                    size,
-                    train_steps,
-                    seed,
-                    method.after_step,
-                    label=f"training {name}'s Mix Block",
-                )
-            else:
-                method.setup(net)
-            rows.append(_mixed_row(name, method, net, images, labels, samples, spec))
+    with progress("mixing", total=len(jobs)) as bar:
+        for job in jobs:
+            bar.describe(f"mixing: {job.method}")
+            cells = _mixed(job, spec, model, images, labels, data_root, train_steps)
+            rows.append(_figure_row(job, cells, spec))
             bar.advance()
-    caption = _caption(
-        dataset, split, size, seed, alpha, photos, guided, learned, backbone, trained, train_steps
-    )
-    pairs = [_source_pair(images, spec, i, samples, source_names) for i in range(samples)]
-    return mixed_figure.draw(pairs, rows, caption, out, width=width, formats=formats)
-
-
-def _shown(x, spec):
-    """A normalised (3, H, W) tensor as an (H, W, 3) array in [0, 1]."""
-    import torch
-
-    mean, std = torch.tensor(spec.mean).view(3, 1, 1), torch.tensor(spec.std).view(3, 1, 1)
-    return (x.detach().float().cpu() * std + mean).clamp(0, 1).permute(1, 2, 0).numpy()
-
-
-def _source_pair(images, spec, i: int, samples: int, names: list[str]):
-    from bench.report.mixed_figure import SourcePair
-
-    return SourcePair(
-        _shown(images[i], spec), _shown(images[samples + i], spec), names[i], names[samples + i]
-    )
-
-
-def _mixed_row(name: str, method, net, images, labels, samples: int, spec):
-    """One figure row: `method`'s mix of each pair (A_i, B_i), one independent draw per pair."""
-    import torch
-
-    from bench import registry
-    from bench.report.mixed_figure import MixedCell, MixedRow, summed_weights
-
-    cells = []
-    for i in range(samples):
-        pair = torch.stack([images[i], images[samples + i]])
-        with method.fixed_partners(torch.tensor([1, 0])):
-            preview = method.preview(net, pair, labels[[i, samples + i]])
-        weights = summed_weights(preview.sources[0].tolist(), preview.weights[0].tolist(), {0: "A", 1: "B"})
-        cells.append(MixedCell(_shown(preview.images[0], spec), weights, preview.note))
-    return MixedRow(registry.published_name("methods", name), cells)
-
-
-def _caption(
-    dataset, split, size, seed, alpha, photos, guided, learned, backbone, trained, train_steps
-) -> str:
-    from bench import registry
-
-    def names(methods: list[str]) -> str:
-        return ", ".join(registry.published_name("methods", m) for m in methods)
-
     shown = (
         f"photographs at {size} px (scikit-image's bundled ones unless files were given)"
         if photos is not None
@@ -273,39 +184,110 @@ def _caption(
         if alpha
         else "each method's default alpha"
     )
+    notes += _model_notes(jobs, dataset, backbone, train_steps if guided else 0)
+    pairs = [
+        mixed_figure.SourcePair(
+            _shown(images[i], spec), _shown(images[samples + i], spec), names[i], names[samples + i]
+        )
+        for i in range(samples)
+    ]
+    return mixed_figure.draw(pairs, rows, "; ".join(notes) + ".", out, width=width, formats=formats)
+
+
+def _jobs(methods, spec, size: int, backbone: str, alpha, train_steps: int, seed: int) -> list:
+    """One job per method (alpha set where the method has one), each checked against the backbone."""
+    import dataclasses
+
+    from bench import build, registry
+    from bench.errors import BenchError
+
+    names = methods if methods is not None else [m for m in registry.METHODS if m != "vanilla"]
+    if not names:
+        raise BenchError("--methods: name at least one method")
+    recipe = _recipe(size)
+    jobs = []
+    for name in names:
+        cls = registry.get("methods", name).load()
+        fields = {f.name for f in dataclasses.fields(cls.Params)}
+        params = {"alpha": alpha} if alpha is not None and "alpha" in fields else {}
+        try:
+            cls.check_compatible(
+                backbone=backbone, dataset=spec.name, image_size=size, params=cls.Params(**params)
+            )
+        except ValueError as exc:
+            raise BenchError(f"{name} cannot be shown at {size} px with {backbone}: {exc}") from None
+        jobs.append(
+            build.job_for(name, backbone=backbone, dataset=spec.name, recipe=recipe, seed=seed, params=params)
+        )
+    return jobs
+
+
+def _mixed(job, spec, model, images, labels, data_root: Path, train_steps: int) -> list:
+    """The method's mix of each pair (A_i, B_i): (image, sources, label weights, note) per column.
+    A learned method first trains its Mix Block with a copy of the classifier."""
+    import copy
+
+    import torch
+
+    from bench import build
+
+    learned = _is_learned(job)
+    net = copy.deepcopy(model) if learned and train_steps else model
+    built = build.build(job, spec, steps_per_epoch=max(1, train_steps), net=net)
+    if learned and train_steps:
+        _train(built, spec, data_root, train_steps, job.seed, label=f"training {job.method}'s Mix Block")
+    samples = len(images) // 2
+    cells = []
+    for i in range(samples):  # one pair per call: every column is an independent draw
+        pair = torch.stack([images[i], images[samples + i]])
+        with built.method.fixed_partners(torch.tensor([1, 0])):
+            preview = built.method.preview(net, pair, labels[[i, samples + i]])
+        cells.append((preview.images[0], preview.sources[0], preview.weights[0], preview.note))
+    return cells
+
+
+def _is_learned(job) -> bool:
+    from bench import registry
+    from bench.methods.base import Kind
+
+    return registry.get("methods", job.method_name).load().kind is Kind.LEARNED
+
+
+def _uses_model(job) -> bool:
+    from bench import registry
+
+    return registry.get("methods", job.method_name).load().kind.uses_model
+
+
+def _model_notes(jobs, dataset: str, backbone: str, train_steps: int) -> list[str]:
+    """What the caption says about the network the model-guided methods read."""
+    from bench import registry
+
+    def shown(job) -> str:  # as the figure's titles print it
+        return (
+            registry.published_name("methods", job.method_name)
+            if job.method == job.method_name
+            else job.method
+        )
+
+    guided = [shown(j) for j in jobs if _uses_model(j)]
+    learned = [shown(j) for j in jobs if _is_learned(j)]
+    notes = []
     if guided:
         model_note = (
-            f"trained for {trained} vanilla SGD steps on {dataset}"
-            if trained
+            f"trained for {train_steps} vanilla SGD steps on {dataset}"
+            if train_steps
             else "freshly initialised (untrained)"
         )
         verb = "uses" if len(guided) == 1 else "use"
-        notes.append(f"{names(guided)} {verb} {backbone} {model_note}")
+        notes.append(f"{', '.join(guided)} {verb} {backbone} {model_note}")
     if learned:  # their generator trains with the classifier
         notes.append(
-            f"{names(learned)}: Mix Block trained with the classifier for {train_steps} more steps"
+            f"{', '.join(learned)}: Mix Block trained with the classifier for {train_steps} more steps"
             if train_steps
-            else f"{names(learned)}: Mix Block untrained (near-uniform masks)"
+            else f"{', '.join(learned)}: Mix Block untrained (near-uniform masks)"
         )
-    return "; ".join(notes) + "."
-
-
-def _photo_pairs(photos: list[str], spec, size: int):
-    """A batch [A_1..A_n, B_1..B_n] of normalised photographs, labels 0 and 1 (any two classes:
-    only the model-guided methods read them), and each image's name."""
-    import numpy as np
-    import torch
-
-    from bench.report.mixed_figure import load_photo, photo_names
-
-    pairs = len(photos) // 2
-    order = photos[0::2] + photos[1::2]  # A1 B1 A2 B2 -> A1 A2 B1 B2
-    pixels = (
-        torch.from_numpy(np.stack([load_photo(p, size) for p in order])).permute(0, 3, 1, 2).float() / 255
-    )
-    mean, std = torch.tensor(spec.mean).view(1, 3, 1, 1), torch.tensor(spec.std).view(1, 3, 1, 1)
-    labels = torch.tensor([0] * pairs + [1 % spec.num_classes] * pairs)
-    return (pixels - mean) / std, labels, photo_names(order)
+    return notes
 
 
 def _pairs(spec, data_root: Path, split: str, size: int, samples: int, seed: int):
@@ -344,84 +326,113 @@ def _pairs(spec, data_root: Path, split: str, size: int, samples: int, seed: int
     return (pixels - mean) / std, data.labels[index]
 
 
-def _model(spec, data_root: Path, backbone: str, size: int, steps: int, seed: int):
-    """The backbone for model-guided methods: trained for `steps` vanilla steps (0: untrained)."""
-    import torch
-    import torch.nn.functional as F
+def _recipe(size: int):
+    """The figure's training recipe: plain SGD at a constant lr on flipped images."""
+    from bench.recipe import Optimizer, Recipe, Schedule
 
-    from bench.models.backbones import build_backbone
+    return Recipe(
+        epochs=1,
+        batch_size=TRAIN_BATCH,
+        image_size=size,
+        optimizer=Optimizer(lr=0.05, momentum=0.9, weight_decay=5e-4),
+        schedule=Schedule(name="constant"),
+        augmentation="flip",
+    )
 
-    torch.manual_seed(seed)
-    model = build_backbone(backbone, num_classes=spec.num_classes, image_size=size)
+
+def _model(job, spec, data_root: Path, steps: int):
+    """The backbone for model-guided methods, built for `job` (its backbone and seed) and trained
+    for `steps` vanilla steps (0: untrained)."""
+    from bench import build
+
+    vanilla = build.job_for(
+        "vanilla", backbone=job.backbone, dataset=job.dataset, recipe=job.recipe, seed=job.seed
+    )
+    built = build.build(vanilla, spec, steps_per_epoch=max(1, steps))
     if steps:
-        _train(model, lambda x, y: F.cross_entropy(model(x), y), [], spec, data_root, size, steps, seed)
-    return model.train(), steps
+        _train(built, spec, data_root, steps, job.seed)
+    return built.model.train()
 
 
-def _train(
-    model,
-    loss_fn,
-    extra_groups,
-    spec,
-    data_root: Path,
-    size: int,
-    steps: int,
-    seed: int,
-    after=None,
-    label: str = "training the network",
-) -> None:
-    """`steps` SGD steps of `loss_fn(images, labels)` on the training split (flip only), calling
-    `after(model)` after each (a learned method's EMA update), on a progress bar."""
+def _train(built, spec, data_root: Path, steps: int, seed: int, label: str = "training the network") -> None:
+    """`steps` steps of the built method's loss and optimizer on the training split (flip only),
+    calling its `after_step` after each (a learned method's EMA update), on a progress bar."""
     import torch
     import torch.nn.functional as F
 
     from bench.data.pipeline import make_loader
     from bench.progress import progress
 
+    model, method, optimizer = built.model, built.method, built.optimizer
+    size = method.ctx.image_size
     loader = make_loader(
         spec,
         spec.load(data_root, "train", size),
         "flip",
         size,
-        32,
+        TRAIN_BATCH,
         torch.device("cpu"),
         generator=torch.Generator().manual_seed(seed),
     )
-    groups = [{"params": list(model.parameters())}, *extra_groups]
-    optimizer = torch.optim.SGD(groups, lr=0.05, momentum=0.9, weight_decay=5e-4)
     done = 0
     with progress(f"{label} ({spec.name}, {size} px)", total=steps) as bar:
         while done < steps:
             for x, y in loader:
                 if x.shape[-1] != size:
                     x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
-                loss = loss_fn(x, y)
+                loss = method.loss(model, x, y)[0]
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
-                if after is not None:
-                    after(model)
+                method.after_step(model)
                 done += 1
                 bar.advance()
                 if done == steps:
                     return
 
 
-def _method(cls, params, spec, size: int, backbone: str, seed: int):
+def _shown(x, spec):
+    """A normalised (3, H, W) tensor as an (H, W, 3) array in [0, 1]."""
     import torch
 
-    from bench.methods.base import MethodContext
+    mean, std = torch.tensor(spec.mean).view(3, 1, 1), torch.tensor(spec.std).view(3, 1, 1)
+    return (x.detach().float().cpu() * std + mean).clamp(0, 1).permute(1, 2, 0).numpy()
 
-    ctx = MethodContext(
-        num_classes=spec.num_classes,
-        image_size=size,
-        label_smoothing=0.0,
-        generator=torch.Generator().manual_seed(seed),
-        device=torch.device("cpu"),
-        steps_per_epoch=1,
-        total_steps=1,
-        backbone=backbone,
-        mean=spec.mean,
-        std=spec.std,
+
+def _figure_row(job, cells: list, spec):
+    """A method's cells for the figure: each image, and its label weights with each source once."""
+    from bench import registry
+    from bench.report.mixed_figure import MixedCell, MixedRow, summed_weights
+
+    name = (
+        registry.published_name("methods", job.method_name) if job.method == job.method_name else job.method
     )
-    return cls(params, ctx)
+    return MixedRow(
+        name,
+        [
+            MixedCell(
+                _shown(image, spec),
+                summed_weights(sources.tolist(), weights.tolist(), {0: "A", 1: "B"}),
+                note,
+            )
+            for image, sources, weights, note in cells
+        ],
+    )
+
+
+def _photo_pairs(photos: list[str], spec, size: int):
+    """A batch [A_1..A_n, B_1..B_n] of normalised photographs, labels 0 and 1 (any two classes:
+    only the model-guided methods read them), and each image's name."""
+    import numpy as np
+    import torch
+
+    from bench.report.mixed_figure import load_photo, photo_names
+
+    pairs = len(photos) // 2
+    order = photos[0::2] + photos[1::2]  # A1 B1 A2 B2 -> A1 A2 B1 B2
+    pixels = (
+        torch.from_numpy(np.stack([load_photo(p, size) for p in order])).permute(0, 3, 1, 2).float() / 255
+    )
+    mean, std = torch.tensor(spec.mean).view(1, 3, 1, 1), torch.tensor(spec.std).view(1, 3, 1, 1)
+    labels = torch.tensor([0] * pairs + [1 % spec.num_classes] * pairs)
+    return (pixels - mean) / std, labels, photo_names(order)

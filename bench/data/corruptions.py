@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from bench import results
+from bench import safe_io
 from bench.data.base import DataError
 
 MAIN = (
@@ -270,7 +270,7 @@ def generated(images: np.ndarray, labels: np.ndarray, cache: Path, seed: int) ->
         else None,
         "clean_sha256_16": digest,
     }
-    results.write_json(folder / "source.json", notes)
+    safe_io.write_json(folder / "source.json", notes)
     hwc = np.ascontiguousarray(images.transpose(0, 2, 3, 1))
     if not (folder / "labels.npy").exists():
         _save(
@@ -306,7 +306,7 @@ def _corrupt_all(corrupt, hwc: np.ndarray, name: str, number: int, seed: int, pa
 
 
 def _save(path: Path, array: np.ndarray) -> None:
-    results.atomic_write(path, lambda f: np.save(f, array, allow_pickle=False), mode="wb")
+    safe_io.atomic_write(path, lambda f: np.save(f, array, allow_pickle=False), mode="wb")
 
 
 def _version(metadata, names: Iterable[str]) -> str:

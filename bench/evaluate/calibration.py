@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from bench import results
+from bench import safe_io
 
 
 @dataclass(frozen=True)
@@ -140,4 +140,4 @@ def reliability_diagram(panels: dict[str, Calibration], path: Path, title: str) 
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=130)
     plt.close(fig)
-    results.atomic_write(path, lambda f: f.write(buffer.getvalue()), mode="wb")
+    safe_io.atomic_write(path, lambda f: f.write(buffer.getvalue()), mode="wb")

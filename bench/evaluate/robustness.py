@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from bench import results, runtime
+from bench import records, runtime
 from bench.data.base import DataError, ImageSet, subset_indices
 from bench.data.corruptions import GENERATION_SCHEME, RELEASES, CorruptionSet, describe, generated, release
 from bench.evaluate import attacks, calibration, corruption
@@ -33,9 +33,9 @@ from bench.evaluate.config import RobustnessConfig
 from bench.models.restore import restore
 from bench.settings import Settings
 
-STORE = "robustness.json"
+STORE = records.ROBUSTNESS
 DIAGRAM = "reliability.png"
-STORE_VERSION = 1
+STORE_VERSION = records.ROBUSTNESS_VERSION
 PIXEL_SPACE = "[0, 1] pixels; normalisation inside the model; model in eval mode"
 
 Log = Callable[[str], None]
@@ -49,17 +49,13 @@ class Outcome:
 
 
 def read_store(run_dir: Path) -> dict[str, Any]:
-    return results.read_json(run_dir / STORE) or {}
+    """robustness.json as plain data ({} if absent); its typed form is `records.RobustnessStore`."""
+    return records.read_robustness(run_dir).to_dict()
 
 
 def _merge(run_dir: Path, job_id: str, evaluator: str, entries: dict[str, Any]) -> None:
     """Write `entries` (network -> record) for `evaluator`, keeping everything else stored."""
-    store = read_store(run_dir)
-    if store.get("run_id") != job_id:
-        store = {"run_id": job_id}
-    store["version"] = STORE_VERSION
-    store.setdefault("evaluations", {}).setdefault(evaluator, {}).update(entries)
-    results.write_json(run_dir / STORE, store)
+    records.merge_robustness(run_dir, job_id, evaluator, entries)
 
 
 def _is_stored(store: dict[str, Any], evaluator: str, networks: list[str], settings: dict[str, Any]) -> bool:

@@ -10,18 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
 
-from bench import registry, results
+from bench import records, registry
+from bench.build import build
 from bench.data.base import DatasetSpec
 from bench.errors import BenchError
 from bench.job import Job
-from bench.methods.base import Method, MethodContext
-from bench.models.backbones import build_backbone
-from bench.schema import build
+from bench.methods.base import Method
 
 
 class RestoreError(BenchError):
@@ -46,29 +44,27 @@ class Restored:
 
 
 def read_job(run_dir: Path) -> Job:
-    record = results.read_json(run_dir / results.SPEC)
-    if record is None:
-        raise RestoreError(f"{run_dir}: no readable {results.SPEC}; is this a run folder?")
     try:
-        return Job.from_record(record)
-    except (KeyError, ValueError, BenchError) as exc:
-        raise RestoreError(f"{run_dir / results.SPEC}: cannot rebuild the job ({exc})") from None
+        return records.read_spec(run_dir)
+    except records.RecordError as exc:
+        raise RestoreError(str(exc)) from None
 
 
-def check_finished(run_dir: Path, job: Job) -> dict[str, Any]:
-    """The run's result record; RestoreError if the run never finished successfully."""
-    record = results.read_result(run_dir)
-    if record is None:
+def check_finished(run_dir: Path, job: Job) -> records.Result:
+    """The run's result; RestoreError if the run never finished successfully, or its records
+    do not agree with each other (bench/records.py)."""
+    run = records.read_run(run_dir, job)
+    if run.problem is not None and run.problem.file != records.CHECKPOINT:  # `restore` says that one
         raise RestoreError(
-            f"{run_dir}: the run never finished (no {results.RESULT}); run `bench run` on its suite first"
+            f"{run_dir}: its records are not trusted ({run.problem}); `bench run` on its suite resumes it"
         )
-    if record.get("id") != job.id:
-        raise RestoreError(f"{run_dir}: {results.RESULT} belongs to job {record.get('id')}, not {job.id}")
-    if record.get("status") != "ok":
+    if run.result is None:
         raise RestoreError(
-            f"{run_dir}: the run failed ({str(record.get('error')).splitlines()[0]}); nothing to evaluate"
+            f"{run_dir}: the run never finished (no {records.RESULT}); run `bench run` on its suite first"
         )
-    return record
+    if not run.result.ok:
+        raise RestoreError(f"{run_dir}: the run failed ({run.result.first_line}); nothing to evaluate")
+    return run.result
 
 
 def restore(run_dir: Path, device: torch.device | str = "cpu") -> Restored:
@@ -76,13 +72,13 @@ def restore(run_dir: Path, device: torch.device | str = "cpu") -> Restored:
     run_dir = Path(run_dir)
     job = read_job(run_dir)
     check_finished(run_dir, job)
-    path = run_dir / results.CHECKPOINT
-    if not path.exists():
-        raise RestoreError(f"{run_dir}: no checkpoint {results.CHECKPOINT}")
+    path = run_dir / records.CHECKPOINT
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = records.read_checkpoint(run_dir)
     except Exception as exc:
         raise RestoreError(f"{path}: unreadable checkpoint ({type(exc).__name__}: {exc})") from None
+    if state is None:
+        raise RestoreError(f"{run_dir}: no checkpoint {records.CHECKPOINT}")
     if state.get("job_id") != job.id:
         raise RestoreError(f"{path}: checkpoint belongs to job {state.get('job_id')}, not {job.id}")
     if state.get("epoch") != job.recipe.epochs:
@@ -91,38 +87,27 @@ def restore(run_dir: Path, device: torch.device | str = "cpu") -> Restored:
         )
 
     dataset: DatasetSpec = registry.get("datasets", job.dataset).load()
-    recipe = job.recipe
-    model = build_backbone(
-        job.backbone,
-        num_classes=dataset.num_classes,
-        image_size=recipe.image_size,
-        stem=recipe.stem,  # no pretrained weights: the checkpoint below replaces every weight
-        drop_path=recipe.drop_path,
+    # No pretrained weights: the checkpoint below replaces every weight. Schedules read
+    # steps_per_epoch; their state comes back with the checkpoint, so the size of the training
+    # split from the dataset's facts is enough (nothing is loaded to count it).
+    built = build(
+        job, dataset, device=device, steps_per_epoch=_steps_per_epoch(job, dataset), with_optimizer=False
     )
-    method_cls: type[Method] = registry.get("methods", job.method_name).load()
-    # Schedules read steps_per_epoch; their state comes back with the checkpoint, so the size of the
-    # training split from the dataset's facts is enough (nothing is loaded to count it).
-    train_images = max(1, int(dataset.split_sizes.get("train", recipe.batch_size) * recipe.train_fraction))
-    steps = max(1, train_images // recipe.batch_size)
-    ctx = MethodContext(
-        num_classes=dataset.num_classes,
-        image_size=recipe.image_size,
-        label_smoothing=recipe.label_smoothing,
-        generator=torch.Generator().manual_seed(job.seed),
-        device=torch.device(device),
-        steps_per_epoch=steps,
-        total_steps=steps * recipe.epochs,
-        backbone=job.backbone,
-    )
-    method = method_cls(build(method_cls.Params, job.params), ctx)
-    method.setup(model)
+    model, method = built.model, built.method
     _load(model, state.get("model", {}), f"{path} (model)", job.backbone)
     _load(method, state.get("method", {}), f"{path} (method)", job.method_name)
-    model.to(device).eval()
-    method.to(device).eval()
+    model.eval()
+    method.eval()
     for p in [*model.parameters(), *method.parameters()]:
         p.requires_grad_(False)  # evaluation only: attacks need input gradients, never weight gradients
     return Restored(run_dir, job, dataset, model, method, int(state["epoch"]))
+
+
+def _steps_per_epoch(job: Job, dataset: DatasetSpec) -> int:
+    """Training steps per epoch, from the dataset's split size and the recipe (no data is read)."""
+    recipe = job.recipe
+    train_images = max(1, int(dataset.split_sizes.get("train", recipe.batch_size) * recipe.train_fraction))
+    return max(1, train_images // recipe.batch_size)
 
 
 def _load(module: nn.Module, state: dict[str, torch.Tensor], where: str, what: str) -> None:

@@ -6,8 +6,8 @@
 - `<name>-curves.png`: test top-1 against epoch, one line per method (mean over seeds, band from
   the lowest to the highest seed), from `metrics.jsonl`, for the network the table reports.
 - `<name>-delta.png`: a heat map of ours − published; only comparable cells are coloured, the
-  others are hatched and say why (n/c, no pub., not run). Written only when at least one cell is
-  comparable: a grid of hatching says nothing the table does not (a stale one is removed).
+  others are hatched and say why (n/c, no pub., not run). Drawn only when at least one cell is
+  comparable: a grid of hatching says nothing the table does not.
 
 Every figure can be written as PNG, PDF and SVG (`formats`, see `bench.report.figures`). The x range
 of the top-1 panels holds every mean ± std, every seed and every published value, so no error bar
@@ -419,15 +419,12 @@ def kinds(cells: list[Cell]) -> list[str]:
 def write(
     cells: list[Cell], out_dir: Path, name: str, *, title: str, formats: tuple[str, ...] = ("png",)
 ) -> list[Path]:
-    """Write the figures beside `<name>.md` in each format; returns their paths. A delta heat map
-    left by an earlier run is removed when no cell is comparable any more."""
+    """Write the figures beside `<name>.md` in each format; returns their paths (the delta heat
+    map only when a cell is comparable: `kinds`)."""
     colours = palette([display_name(next(c for c in cells if c.method == m)) for m in rows(cells)])
     written = draw_top1(top1_panels(cells), title, out_dir / f"{name}-top1.png", colours, formats)
     written += draw_curves(curve_panels(cells), title, out_dir / f"{name}-curves.png", colours, formats)
     grid = delta_grid(cells)
     if has_comparable(grid):
         written += draw_delta(grid, title, out_dir / f"{name}-delta.png", formats)
-    else:
-        for fmt in figures.FORMATS:
-            (out_dir / f"{name}-delta.{fmt}").unlink(missing_ok=True)
     return written

@@ -21,10 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import registry, results
+from bench import records, registry, safe_io
 from bench.evaluate import corruption as corruption_mod
 from bench.evaluate.robustness import read_store
 from bench.job import Job
+from bench.published import table as published_table
+from bench.published.table import PublishedRow
 from bench.report.collect import resolve_network
 from bench.report.leaderboard import _fmt
 from bench.report.published import registry_name
@@ -41,7 +43,7 @@ COLUMNS = {
     "ece": ("ECE ↓", "ece", "ece"),
 }
 PAPER = ("clean", "corruption", "fgsm")
-PUBLISHED_METRICS = {"top1_clean": "clean", "top1_corruption": "corruption", "fgsm_error": "fgsm"}
+PUBLISHED_METRICS = {"top1": "clean", "top1_corruption": "corruption", "fgsm_error": "fgsm"}
 FGSM_CONVENTION = (
     "FGSM convention differs: the AdAutoMix code adds the step to the normalised tensor and clamps "
     "it to [0, 1] there (a weaker, distorted attack); ours steps ε in [0, 1] pixel space"
@@ -58,33 +60,26 @@ class PublishedValue:
     notes: str
 
 
+def _robustness_rows(folder: Path) -> list[PublishedRow]:
+    """The published table's rows of robustness tables (those with a corruption or FGSM column):
+    their clean, corruption and FGSM values, for methods the registry knows."""
+    rows = published_table.load(folder)
+    tables = {r.table for r in rows if r.metric in ("top1_corruption", "fgsm_error")}
+    return [
+        r
+        for r in rows
+        if r.table in tables
+        and r.metric in PUBLISHED_METRICS
+        and registry_name("methods", r.method) is not None
+    ]
+
+
 def load_published(folder: Path) -> dict[tuple[str, str], dict[str, PublishedValue]]:
     """(dataset, method) in registry names -> column key -> the published robustness value."""
     table: dict[tuple[str, str], dict[str, PublishedValue]] = {}
-    for path in sorted(folder.glob("*.csv")):
-        with path.open(newline="") as f:
-            for row in csv.DictReader(f):
-                key = PUBLISHED_METRICS.get(row.get("metric", ""))
-                if key is None:
-                    continue
-                try:
-                    value = float(row["value"])
-                except (KeyError, ValueError):
-                    continue
-                dataset_text = row.get("dataset", "")
-                dataset = registry_name("datasets", dataset_text.removesuffix("-C"))
-                method = registry_name("methods", row.get("method", ""))
-                if dataset is None or method is None:
-                    continue
-                entry = PublishedValue(
-                    value,
-                    row.get("source", ""),
-                    row.get("backbone", ""),
-                    row.get("reducer", "unknown"),
-                    row.get("network", "unknown"),
-                    row.get("notes", ""),
-                )
-                table.setdefault((dataset, method), {}).setdefault(key, entry)
+    for row in _robustness_rows(folder):
+        entry = PublishedValue(row.value, row.source, row.backbone, row.reducer, row.network, row.notes)
+        table.setdefault((row.dataset, row.method), {}).setdefault(PUBLISHED_METRICS[row.metric], entry)
     return table
 
 
@@ -177,7 +172,7 @@ def _mce(store: dict[str, Any], network: str, baseline_dir: Path | None) -> floa
     if ours is None or baseline_dir is None:
         return None
     base_store = read_store(baseline_dir)
-    base_job = Job.from_record(results.read_json(baseline_dir / results.SPEC))
+    base_job = records.read_spec(baseline_dir)
     base_network = _pick(base_store, resolve_network(base_job))
     base = base_store.get("evaluations", {}).get("corruption", {}).get(base_network or "")
     if base is None or base.get("source") != ours.get("source"):
@@ -423,27 +418,14 @@ def _notes(rows: list[Row], footnotes: dict[str, int]) -> list[str]:
     return out
 
 
-def _is_number(text: str | None) -> bool:
-    try:
-        float(text or "")
-    except ValueError:
-        return False
-    return True
-
-
 def published_reference(folder: Path) -> list[str]:
     """The published robustness table as printed, for reference below ours."""
     rows: dict[tuple[str, str], dict[str, str]] = {}
-    for path in sorted(folder.glob("*.csv")):
-        with path.open(newline="") as f:
-            for row in csv.DictReader(f):
-                key = PUBLISHED_METRICS.get(row.get("metric", ""))
-                if key and _is_number(row.get("value")):
-                    entry = rows.setdefault((row["source"], row["method"]), {})
-                    entry[key] = row["value"]
-                    entry["backbone"] = row.get("backbone", "")
-                    if key != "corruption":  # the clean and FGSM rows name the clean dataset
-                        entry["dataset"] = row.get("dataset", "")
+    for row in _robustness_rows(folder):
+        entry = rows.setdefault((row.source, registry.published_name("methods", row.method)), {})
+        entry[PUBLISHED_METRICS[row.metric]] = f"{row.value:.2f}"
+        entry["backbone"] = f"{registry.published_name('backbones', row.backbone)}, {row.epochs} ep"
+        entry["dataset"] = registry.published_name("datasets", row.dataset)
     if not rows:
         return []
     lines = [
@@ -523,6 +505,6 @@ def write(
     reference = published_reference(published_dir)
     if reference:
         text = text.rstrip() + "\n\n" + "\n".join(reference)
-    results.write_text(md_path, text.rstrip() + "\n")
-    results.write_text(csv_path, csv_text(reported, every))
+    safe_io.write_text(md_path, text.rstrip() + "\n")
+    safe_io.write_text(csv_path, csv_text(reported, every))
     return md_path, csv_path

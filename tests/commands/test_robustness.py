@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench import results
+from bench import records
 from bench.cli import main
 from bench.data.cifar import CIFAR100
 from bench.evaluate.robustness import DIAGRAM, STORE
@@ -33,7 +33,9 @@ def bench(*args: str) -> int:
 
 
 def run_dirs(project: Path) -> dict[str, Path]:
-    return {p.parent.parent.name: p.parent for p in (project / "results" / "runs").rglob(results.SPEC)}
+    """Method label -> run folder in the store, found through the suite's view."""
+    views = (project / "results" / "runs").glob("*/*/*/*/s*")
+    return {view.parent.name: view.resolve() for view in views if view.is_symlink()}
 
 
 def table_row(markdown: str, method: str) -> list[str]:
@@ -93,12 +95,12 @@ def test_bad_runs_fail_alone_and_lose_nothing(project: Path, capsys: pytest.Capt
     assert bench("robustness", str(project / "results" / "runs"), "--fgsm") == 0
     stored = (dirs["mixup"] / STORE).read_bytes()
 
-    state = torch.load(dirs["mixup"] / results.CHECKPOINT, weights_only=True)
+    state = torch.load(dirs["mixup"] / records.CHECKPOINT, weights_only=True)
     state["model"].pop("fc.weight")
-    torch.save(state, dirs["mixup"] / results.CHECKPOINT)
+    torch.save(state, dirs["mixup"] / records.CHECKPOINT)
     unfinished = project / "results" / "runs" / "rob" / "synthetic" / "tiny_resnet" / "cutmix" / "s0-00000000"
     shutil.copytree(dirs["vanilla"], unfinished)
-    (unfinished / results.RESULT).unlink()
+    (unfinished / records.RESULT).unlink()
     capsys.readouterr()
     code = bench("robustness", str(project / "results" / "runs"), "--fgsm", "--ece", "--force")
     captured = capsys.readouterr()
@@ -136,7 +138,7 @@ def test_released_cifar_c_with_published_values_and_mce(project: Path, capsys: p
     write_cifar_c(data, "CIFAR-100-C", test.images.numpy(), test.labels.numpy())
     published = project / "results" / "published"
     published.mkdir(parents=True)
-    shutil.copy(ROOT / "results" / "published" / "adautomix_table3_robustness.csv", published)
+    shutil.copy(ROOT / "results" / "published" / "published.csv", published)
     write_suite(project, CIFAR, "c100.yaml")
     assert bench("run", "suites/c100.yaml") == 0
     assert bench("robustness", "suites/c100.yaml", "--corruption", "--fgsm", "--mce-baseline", "vanilla") == 0
@@ -155,7 +157,7 @@ def test_released_cifar_c_with_published_values_and_mce(project: Path, capsys: p
     cutmix, vanilla = table_row(board, "CutMix"), table_row(board, "Vanilla")
     assert cutmix[4:6] == ["79.45", "n/c [1]"] and cutmix[7] == "46.66" and cutmix[10] == "88.24"
     assert vanilla[4] == "—"  # Table 3 has no Vanilla row
-    assert "the paper does not state the backbone" in board and "FGSM convention differs" in board
+    assert "backbone differs (published resnet18)" in board and "FGSM convention differs" in board
     mce_column = (
         next(line for line in board.splitlines() if line.startswith("| Method |")).split("|").index(" mCE ↓ ")
     )

