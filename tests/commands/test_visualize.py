@@ -59,22 +59,23 @@ def test_photographs_by_default_and_the_users_own(
     assert "in pairs" in capsys.readouterr().err
 
 
-def test_repeated_sources_of_adautomix_are_summed_in_the_figure(project: Path) -> None:
+def test_repeated_sources_of_adautomix_are_summed_in_the_figure(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from bench.commands import visualize
 
-    rows = []
-    original = visualize._mixed_row
+    rows, drawn = [], []
+    original = visualize._figure_row
 
-    def spy(*args, **kwargs):
-        rows.append(original(*args, **kwargs))
+    def spy(job, cells, spec):
+        drawn.extend(len(sources) for _, sources, _, _ in cells)  # before summing
+        rows.append(original(job, cells, spec))
         return rows[-1]
 
-    visualize._mixed_row = spy
-    try:
-        assert main(["visualize", "--methods", "adautomix", "--dataset", "synthetic", "--samples", "2",
-                     "--image-size", "32", "--train-steps", "0", "--out", str(project / "a.png")]) == 0  # fmt: skip
-    finally:
-        visualize._mixed_row = original
+    monkeypatch.setattr(visualize, "_figure_row", spy)
+    assert main(["visualize", "--methods", "adautomix", "--dataset", "synthetic", "--samples", "2",
+                 "--image-size", "32", "--train-steps", "0", "--out", str(project / "a.png")]) == 0  # fmt: skip
+    assert drawn == [3, 3]  # AdAutoMix's CIFAR default mixes N = 3 draws from the pair
     (row,) = rows
     for cell in row.cells:  # N = 3 draws from a pair: A and B, each once, summing to 1
         tags = [tag for tag, _ in cell.weights]
