@@ -31,11 +31,20 @@ class Report:
     # Why this cell's recipe is known to differ from the one behind its published value (e.g. an
     # augmentation the harness lacks); non-empty: the cell is shown but never compared.
     recipe_gap: str = ""
+    # For a labelled variant: the published method whose rows it stands for (its registry name, or
+    # the normalised name of a published row such as an ablation); empty: a variant is compared with
+    # nothing. A variant that changes no parameter still needs it: a label is a claim of difference.
+    stands_for: str = ""
 
     def __post_init__(self) -> None:
         from bench import reducers
 
         reducers.check(self.reducer)
+
+
+def cell_label(method: str, backbone: str, dataset: str, seed: int) -> str:
+    """How messages, logs and progress lines name one cell of a suite."""
+    return f"{method}/{backbone}/{dataset}/seed {seed}"
 
 
 @dataclass(frozen=True)
@@ -55,6 +64,12 @@ class Job:
     # Processes (one per GPU) training this job. Hashed when > 1: BatchNorm sees batch_size / gpus
     # images per process, so the numbers depend on it; one-process jobs keep the ids they had.
     gpus: int = 1
+
+    @property
+    def label(self) -> str:
+        """method/backbone/dataset/seed N, the job's name in messages and logs (`method` is the
+        label on the methods axis, so two variants of one method read apart)."""
+        return cell_label(self.method, self.backbone, self.dataset, self.seed)
 
     @property
     def nominal_epochs(self) -> int:

@@ -63,7 +63,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="wall",
         help="wall time (default), or on a CPU shared with other work this process's CPU time",
     )
-    cmd.add_argument("--steps", type=int, default=3, help="timed steps per method (default: %(default)s)")
+    cmd.add_argument(
+        "--steps",
+        type=int,
+        default=6,
+        help="timed rounds of every method first (default: %(default)s, the fewest that give a 95%% interval)",
+    )
+    cmd.add_argument(
+        "--max-steps",
+        type=int,
+        default=30,
+        help="at most this many timed rounds for a method whose target is not yet decided (default: %(default)s)",
+    )
     cmd.add_argument(
         "--warmup", type=int, default=1, help="untimed steps per method first (default: %(default)s)"
     )
@@ -75,6 +86,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _check(args: argparse.Namespace, compile_on: bool) -> None:
     if args.steps < 1:
         raise BenchError(f"--steps must be >= 1, got {args.steps}")
+    if args.max_steps < args.steps:
+        raise BenchError(f"--max-steps must be >= --steps ({args.steps}), got {args.max_steps}")
     if args.warmup < 0:
         raise BenchError(f"--warmup must be >= 0, got {args.warmup}")
     if compile_on and args.warmup < 1:
@@ -134,33 +147,17 @@ def run(args: argparse.Namespace) -> int:
     load_before = timing.loadavg()
     out.print(
         f"bench perf: {plural(len(methods), 'method')}, {escape(args.backbone)} on {escape(spec.name)} at {image_size} px, "
-        f"batch {args.batch_size}, {escape(rt.describe())}; {args.warmup} warm-up + {args.steps} timed steps each"
+        f"batch {args.batch_size}, {escape(rt.describe())}; {args.warmup} warm-up + {args.steps} timed steps each (up to {args.max_steps} until each target is decided)"
     )
-    rows = steps.measure(methods, setup, args.warmup, args.steps)
+    rows = steps.measure(methods, setup, args.warmup, args.steps, max_steps=args.max_steps)
     warm, block_images, blocks = DATA_BLOCKS
     data_batches = (warm, max(1, -(-block_images // args.batch_size)), blocks)
     data = throughput.data_path(train, rt.device, *data_batches, clock=args.clock)
     model = _eval_model(setup)
     evaluation = throughput.evaluation(model, test, rt, EVAL_BATCHES, EVAL_WARMUP, args.steps, args.clock)
     split = breakdown.vanilla_step(settings, rt, *BREAKDOWN_STEPS) if rt.device.type == "cpu" else None
-    conditions = {
-        "device": rt.device.type,
-        "torch": torch.__version__,
-        "backbone": args.backbone,
-        "dataset": spec.name,
-        "image_size": image_size,
-        "batch_size": args.batch_size,
-        "precision": "bf16 autocast" if rt.bf16 else "fp32",
-        "channels_last": rt.channels_last,
-        "compile": rt.compile,
-        "clock": args.clock,
-        "warmup": args.warmup,
-        "steps": args.steps,
-        "loadavg_before": load_before,
-        "loadavg_after": timing.loadavg(),
-    }
     perf = report.Perf(
-        conditions,
+        _conditions(args, rt, spec.name, image_size, load_before),
         timing.hardware(rt.device),
         rows,
         data,
@@ -169,21 +166,52 @@ def run(args: argparse.Namespace) -> int:
         (EVAL_BATCHES, EVAL_WARMUP, args.steps),
         split,
     )
+    stem = _stem(perf, args, settings, rt, spec.name, image_size)
+    folder = Path(args.out) if args.out else settings.reports_dir
+    md, csv_path = report.write(perf, folder, stem)
+    _summary(perf)
+    out.print(f"report: {escape(str(md))} and {escape(str(csv_path))}")
+    return 0
+
+
+def _conditions(args: argparse.Namespace, rt, dataset: str, image_size: int, load_before) -> dict:
+    """What the figures were measured under, for the report's header and CSV."""
+    import torch
+
+    from bench.perf import timing
+
+    return {
+        "device": rt.device.type,
+        "torch": torch.__version__,
+        "backbone": args.backbone,
+        "dataset": dataset,
+        "image_size": image_size,
+        "batch_size": args.batch_size,
+        "precision": "bf16 autocast" if rt.bf16 else "fp32",
+        "channels_last": rt.channels_last,
+        "compile": rt.compile,
+        "clock": args.clock,
+        "warmup": args.warmup,
+        "steps": args.steps,
+        "max_steps": args.max_steps,
+        "loadavg_before": load_before,
+        "loadavg_after": timing.loadavg(),
+    }
+
+
+def _stem(perf, args: argparse.Namespace, settings, rt, dataset: str, image_size: int) -> str:
+    """The report's file name: the machine's, plus every choice that differs from the defaults."""
     stem = perf.stem()
-    chosen = (args.backbone, spec.name, image_size, args.batch_size)
+    chosen = (args.backbone, dataset, image_size, args.batch_size)
     if chosen != tuple(DEFAULTS.values()):
-        stem += f"-{args.backbone}-{spec.name}-{image_size}px-b{args.batch_size}"
+        stem += f"-{args.backbone}-{dataset}-{image_size}px-b{args.batch_size}"
     if settings.run.precision != "auto":
         stem += f"-{'bf16' if rt.bf16 else 'fp32'}"
     if rt.compile:
         stem += "-compile"
     if args.clock != "wall":
         stem += f"-{args.clock}-clock"
-    folder = Path(args.out) if args.out else settings.reports_dir
-    md, csv_path = report.write(perf, folder, stem)
-    _summary(perf)
-    out.print(f"report: {escape(str(md))} and {escape(str(csv_path))}")
-    return 0
+    return stem
 
 
 def _eval_model(setup):
@@ -214,8 +242,8 @@ def _summary(perf) -> None:
         table.add_row(
             r.method,
             report.ms(r.step.median if r.step else None),
-            report.ratio(r.vs_vanilla),
-            report.ratio(r.vs_passes),
+            report.interval(r.over_vanilla),
+            report.interval(r.over_passes),
             report.target_text(r),
             report.verdict(r).replace("*", ""),
             report.mib(r.peak_bytes),

@@ -199,8 +199,7 @@ def evaluate_and_report(
     failures: dict[Path, str] = {}
     out.print(f"robustness ({', '.join(config.evaluators)}) of {plural(len(entries), 'run')}")
     for i, (job, run_dir) in enumerate(entries, 1):
-        label = f"{job.method}/{job.backbone}/{job.dataset}/s{job.seed}"
-        log_path = run_dir / records.LOG
+        label = job.label
 
         def log(message: str, label: str = label, run_dir: Path = run_dir) -> None:
             out.print(f"  {escape(label)}: {escape(message)}")
@@ -214,7 +213,7 @@ def evaluate_and_report(
             failures[run_dir] = str(exc)
         except Exception as exc:  # a bug: keep the traceback in the run's log, go on with the others
             log("error:\n" + traceback.format_exc())
-            failures[run_dir] = f"{type(exc).__name__}: {exc} (traceback in {log_path})"
+            failures[run_dir] = f"{type(exc).__name__}: {exc} (traceback in {run_dir / records.LOG})"
         if run_dir in failures:
             out.print(
                 f"[{i}/{len(entries)}] {escape(label)}: [red]error[/] {escape(failures[run_dir].splitlines()[0])}"

@@ -156,7 +156,7 @@ def draw(
         size, samples = image_size or PHOTO_SIZE, len(photos) // 2
     else:
         size = image_size or (64 if spec.image_size < 32 else spec.image_size)
-    jobs = _jobs(methods, spec, size, backbone, alpha, train_steps, seed)
+    jobs = _jobs(methods, spec, size, backbone, alpha, seed)
     if photos is not None:
         images, labels, names = _photo_pairs(photos, spec, size)
     else:
@@ -194,7 +194,7 @@ def draw(
     return mixed_figure.draw(pairs, rows, "; ".join(notes) + ".", out, width=width, formats=formats)
 
 
-def _jobs(methods, spec, size: int, backbone: str, alpha, train_steps: int, seed: int) -> list:
+def _jobs(methods, spec, size: int, backbone: str, alpha, seed: int) -> list:
     """One job per method (alpha set where the method has one), each checked against the backbone."""
     import dataclasses
 

@@ -215,7 +215,7 @@ def evaluate_run(
             )
         if need_ece:
             cals = {k: calibration.calibration(c, h, config.ece_bins) for k, (c, h) in outputs.items()}
-            title = f"{job.method} / {job.backbone} / {job.dataset} / seed {job.seed}: test split, {config.ece_bins} bins"
+            title = f"{job.label}: test split, {config.ece_bins} bins"
             calibration.reliability_diagram(cals, run.run_dir / DIAGRAM, title)
             save(
                 "ece",
