@@ -1,11 +1,10 @@
 """The figure of `bench visualize`: the same pairs of images mixed by every method, sized for print.
 
 Inputs are real photographs by default, because a mix of two objects shows at a glance what a
-method does to an object (CutMix's box cuts the cat's head off, PuzzleMix keeps both faces,
-AdAutoMix's mask follows the cup): scikit-image's bundled photographs (`chelsea`, a cat;
-`coffee`, a cup; `astronaut`; `rocket`, ...; public-domain or freely licensed, listed with their
-sources in skimage.data's documentation), or the user's own files. Each is centre-cropped to a
-square and resized with antialiasing.
+method does to an object (a pasted box, a blob, a shrunken copy, a blend, moved blocks, a learned
+mask): scikit-image's bundled photographs (`chelsea`, a cat; `coffee`, a cup; `astronaut`;
+`rocket`; licensed for reuse, each one's source and licence in skimage.data's documentation), or
+the user's own files. Each is centre-cropped to a square and resized with antialiasing.
 
 Layout: one block per pair, each block the two sources (A, B) and then one cell per method, in
 rows of as many cells as fit the figure's width at a legible size. The figure is drawn at the
@@ -28,7 +27,7 @@ from bench.errors import BenchError
 from bench.report import figures
 
 # scikit-image's colour photographs of objects (skimage.data.<name>()), all bundled with the wheel.
-BUNDLED = ("chelsea", "coffee", "astronaut", "rocket", "cat", "hubble_deep_field", "immunohistochemistry")
+BUNDLED = ("chelsea", "coffee", "astronaut", "rocket", "hubble_deep_field", "immunohistochemistry")
 DEFAULT_PHOTOS = ("chelsea", "coffee", "astronaut", "rocket")  # pairs: cat + cup, astronaut + rocket
 FONT_PT = 7.0  # the smallest size most venues accept in figures
 CELL_MIN_IN = 0.76  # narrowest cell whose weights ("0.56 A + 0.44 B" at 7 pt) fit under it
