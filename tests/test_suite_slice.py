@@ -78,7 +78,7 @@ def test_a_combination_no_cell_has_is_refused(sliced: suite.Suite) -> None:
 def test_cli_run_and_leaderboard_of_a_slice(project: Path, capsys: pytest.CaptureFixture) -> None:
     write_suite(project, SUITE, "sliced.yaml")
     assert main(["plan", "suites/sliced.yaml", "--only", "method=vanilla", "--only", "seed=0"]) == 0
-    assert "sliced: 1 jobs, slice method=vanilla seed=0" in capsys.readouterr().out
+    assert "sliced: 1 job, slice method=vanilla seed=0" in capsys.readouterr().out
     assert main(["run", "suites/sliced.yaml", "--only", "method=vanilla,cutmix", "--executor", "inline"]) == 0
     assert "0 already finished, 3 run" in capsys.readouterr().out
     board = (project / "reports" / "sliced.md").read_text()
