@@ -57,3 +57,28 @@ def test_a_terminal_gets_a_rich_bar_with_an_eta() -> None:
         console.print("a line above the bar")
     text = console.file.getvalue()
     assert "epochs" in text and "2/4" in text and "ETA" in text and "a line above the bar" in text
+
+
+def test_a_long_step_still_gets_a_line_every_few_seconds() -> None:
+    import time
+
+    stream = io.StringIO()
+    with progress("Mix Block", total=2, stream=stream, every_s=1.0) as bar:
+        time.sleep(2.6)  # one slow step: no advance, yet the log hears from it
+        bar.advance()
+    lines = stream.getvalue().splitlines()
+    assert [line.split(" (")[0] for line in lines[:2]] == ["Mix Block: 0/2", "Mix Block: 0/2"]
+    assert lines[-1].startswith("Mix Block: 1/2 (")
+
+
+def test_nested_bars_share_one_terminal_display() -> None:
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), force_terminal=True, width=100, color_system=None)
+    with progress("mixing", total=2, console=console) as outer:
+        with progress("training a Mix Block", total=3) as inner:  # no second live display
+            assert inner.progress is outer.progress
+            inner.advance(3)
+        outer.advance()
+        assert len(outer.progress.tasks) == 1  # the inner line went with its bar
+    assert "training a Mix Block" in console.file.getvalue()

@@ -95,6 +95,11 @@ def check_paths(args: argparse.Namespace) -> None:
     """Files named on the command line exist: checked before a command imports torch, so that a
     typo costs a fraction of a second."""
     suite = getattr(args, "suite", None)
+    if suite is not None and Path(suite).is_dir():
+        inside = ", ".join(p.name for p in suite_files(Path(suite)))
+        raise BenchError(
+            f"{suite}: is a folder, not a suite file" + (f"; suites in it: {inside}" if inside else "")
+        )
     if suite is not None and not Path(suite).is_file():
         if Path(suite).is_dir():
             raise BenchError(

@@ -11,8 +11,10 @@ from rich.markup import escape
 
 from bench.commands.common import (
     add_device_arguments,
+    add_format_argument,
     add_suite_arguments,
     err,
+    figure_formats,
     load_settings,
     load_suite,
     out,
@@ -27,6 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--executor", choices=["inline", "local", "slurm"], help="override bench.toml's executor"
     )
     add_device_arguments(cmd)
+    add_format_argument(cmd)
     cmd.add_argument("--workers", type=int, help="local executor: CPU worker processes")
     cmd.add_argument(
         "--compile", action="store_true", default=None, help="torch.compile the model (falls back to eager)"
@@ -113,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
     from bench.runner import run_suite, split_finished
     from bench.suite import expand
 
+    formats = figure_formats(args.format)
     suite, settings = load_suite(args), load_settings(args)
     jobs = expand(suite)
     scale = (
@@ -141,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
         f"{len(summary.skipped)} already finished, {len(summary.records)} run in {summary.seconds:.1f} s, "
         f"{len(summary.failed)} failed{elsewhere}"
     )
-    md, csv_path, figures = write_leaderboard(suite, settings)
+    md, csv_path, figures = write_leaderboard(suite, settings, formats)
     out.print(f"leaderboard: {escape(str(md))}, {escape(str(csv_path))} and {plural(len(figures), 'figure')}")
     labels = {job.id: f"{job.method}/{job.backbone}/{job.dataset}/s{job.seed}" for job in jobs}
     for record in summary.failed:

@@ -12,12 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import safe_io
+from bench.report import figures
 from bench.report.collect import Cell, Column, column_of, columns
 from bench.report.cost import Cost
 from bench.report.names import column_name, row_name
 
-DPI = 120
+DPI = 100  # for layout only: files are saved at bench.report.figures.PNG_DPI (or as vectors)
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,9 @@ def cost_panels(cells: list[Cell], costs: dict[tuple[str, Column], Cost]) -> lis
     return panels
 
 
-def draw_cost(panels: list[CostPanel], title: str, path: Path) -> Path:
+def draw_cost(
+    panels: list[CostPanel], title: str, path: Path, formats: tuple[str, ...] = ("png",)
+) -> list[Path]:
     from matplotlib import colormaps
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
@@ -127,13 +129,18 @@ def draw_cost(panels: list[CostPanel], title: str, path: Path) -> Path:
         handles=handles, loc="outside lower center", ncols=2 if ncols == 1 else 4, fontsize=8, frameon=False
     )
     fig.suptitle(f"{title}\ntop-1 against training cost", fontsize=11)
-    safe_io.atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=DPI), mode="wb")
-    return path
+    return figures.save(fig, path, formats)
 
 
 def write(
-    cells: list[Cell], costs: dict[tuple[str, Column], Cost], out_dir: Path, name: str, *, title: str
+    cells: list[Cell],
+    costs: dict[tuple[str, Column], Cost],
+    out_dir: Path,
+    name: str,
+    *,
+    title: str,
+    formats: tuple[str, ...] = ("png",),
 ) -> list[Path]:
-    """`<name>-cost.png` when some cell has a cost and a value; [] otherwise."""
+    """`<name>-cost.<fmt>` in each format when some cell has a cost and a value; [] otherwise."""
     panels = cost_panels(cells, costs)
-    return [draw_cost(panels, title, out_dir / f"{name}-cost.png")] if panels else []
+    return draw_cost(panels, title, out_dir / f"{name}-cost.png", formats) if panels else []

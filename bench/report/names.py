@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from bench import registry, schema
+from bench import registry, schema, text
 from bench.report.collect import Cell, Column, column_of
 
 SYMBOLS = {"alpha": "α", "beta": "β", "lam": "λ", "lambda": "λ", "eps": "ε", "gamma": "γ", "mix_samples": "N"}
@@ -44,13 +44,8 @@ def short_name(column: Column) -> str:
 
 
 def show_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(show_value(v) for v in value) + "]"
-    return str(value)
+    """As the CLI prints parameters (bench.text): `0.4`, `true`, `8/255` rather than 0.0313725."""
+    return text.value(value)
 
 
 def non_default(cell: Cell) -> dict[str, Any]:

@@ -6,7 +6,12 @@
 - `<name>-curves.png`: test top-1 against epoch, one line per method (mean over seeds, band from
   the lowest to the highest seed), from `metrics.jsonl`, for the network the table reports.
 - `<name>-delta.png`: a heat map of ours − published; only comparable cells are coloured, the
-  others are hatched and say why (n/c, no pub., not run).
+  others are hatched and say why (n/c, no pub., not run). Drawn only when at least one cell is
+  comparable: a grid of hatching says nothing the table does not.
+
+Every figure can be written as PNG, PDF and SVG (`formats`, see `bench.report.figures`). The x range
+of the top-1 panels holds every mean ± std, every seed and every published value, so no error bar
+is ever clipped.
 
 Each figure is drawn from plain data built by its own function (`top1_panels`, `curve_panels`,
 `delta_grid`), so tests check what is drawn without reading pixels. Figures are made with
@@ -22,11 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import safe_io
+from bench.report import figures
 from bench.report.collect import Cell, Column, columns, rows
 from bench.report.leaderboard import column_name, display_name, signed
 
-DPI = 120
+DPI = 100  # for layout only: files are saved at bench.report.figures.PNG_DPI (or as vectors)
 MIN_WIDTH = 7.5  # inches: room for the title and the legend when there is a single panel
 ZOOM_ABOVE = 20  # curves with more evaluations than this get an inset on their last ones
 ZOOM_MIN, ZOOM_FRACTION = 12, 0.1  # the inset shows max(12, 10%) evaluations: the reducers' window
@@ -191,12 +196,29 @@ def _label(s: Series) -> str:
     return s.method if s.network == "online" else f"{s.method} ({s.network})"
 
 
-def _save(fig, path: Path) -> Path:
-    safe_io.atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=DPI), mode="wb")
-    return path
+def x_range(points: list[Point]) -> tuple[float, float] | None:
+    """The x limits of a top-1 panel: every mean ± std, seed and published value, with a margin."""
+    shown: list[float] = []
+    for point in points:
+        if point.mean is not None:
+            spread = point.std or 0.0
+            shown += [point.mean - spread, point.mean + spread, *point.values]
+        if point.published is not None:
+            shown.append(point.published)
+    if not shown:
+        return None
+    lo, hi = min(shown), max(shown)
+    pad = max(0.5, 0.08 * (hi - lo))
+    return lo - pad, hi + pad
 
 
-def draw_top1(panels: list[Panel], title: str, path: Path, colours: dict[str, Any] | None = None) -> Path:
+def draw_top1(
+    panels: list[Panel],
+    title: str,
+    path: Path,
+    colours: dict[str, Any] | None = None,
+    formats: tuple[str, ...] = ("png",),
+) -> list[Path]:
     from matplotlib.lines import Line2D
 
     colours = colours or palette(list(dict.fromkeys(p.method for panel in panels for p in panel.points)))
@@ -207,7 +229,6 @@ def draw_top1(panels: list[Panel], title: str, path: Path, colours: dict[str, An
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax, panel in zip(axes, panels):
         ys = list(range(len(panel.points)))[::-1]  # first row on top, as in the table
-        shown: list[float] = []
         for y, point in zip(ys, panel.points):
             colour = colours[point.method]
             if point.values:  # just below the mean, so the mean's marker does not hide them
@@ -218,7 +239,6 @@ def draw_top1(panels: list[Panel], title: str, path: Path, colours: dict[str, An
                 ax.errorbar(
                     point.mean, y, xerr=point.std or 0, fmt="o", color=colour, ms=7, capsize=3, zorder=3
                 )
-                shown += [point.mean, *point.values]
             if point.published is not None:
                 style = (
                     {"edgecolor": "black", "linewidths": 1.4}
@@ -226,15 +246,13 @@ def draw_top1(panels: list[Panel], title: str, path: Path, colours: dict[str, An
                     else {"edgecolor": "0.55", "linewidths": 1.0, "linestyle": "--"}
                 )
                 ax.scatter(point.published, y, marker="D", s=60, facecolor="none", zorder=4, **style)
-                shown.append(point.published)
         ax.set_yticks(
             ys, [p.method if p.mean is not None else f"{p.method} (no result)" for p in panel.points]
         )
         ax.set_ylim(-0.7, len(panel.points) - 0.3)
-        if shown:
-            lo, hi = min(shown), max(shown)
-            pad = max(0.5, 0.12 * (hi - lo))
-            ax.set_xlim(lo - pad, hi + pad)
+        limits = x_range(panel.points)
+        if limits is not None:
+            ax.set_xlim(*limits)
         ax.set_title(panel.title, fontsize=10)
         ax.set_xlabel("top-1 (%)")
         ax.grid(axis="x", alpha=0.3)
@@ -270,12 +288,16 @@ def draw_top1(panels: list[Panel], title: str, path: Path, colours: dict[str, An
         fontsize=9,
     )
     _suptitle(fig, title, width)
-    return _save(fig, path)
+    return figures.save(fig, path, formats)
 
 
 def draw_curves(
-    panels: list[CurvePanel], title: str, path: Path, colours: dict[str, Any] | None = None
-) -> Path:
+    panels: list[CurvePanel],
+    title: str,
+    path: Path,
+    colours: dict[str, Any] | None = None,
+    formats: tuple[str, ...] = ("png",),
+) -> list[Path]:
     from matplotlib.lines import Line2D
     from matplotlib.ticker import MaxNLocator
 
@@ -322,10 +344,10 @@ def draw_curves(
             handles=handles, loc="outside lower center", ncols=min(len(handles), 5), frameon=False, fontsize=9
         )
     _suptitle(fig, f"{title}\nmean over seeds, band: lowest to highest seed", width)
-    return _save(fig, path)
+    return figures.save(fig, path, formats)
 
 
-def draw_delta(grid: DeltaGrid, title: str, path: Path) -> Path:
+def draw_delta(grid: DeltaGrid, title: str, path: Path, formats: tuple[str, ...] = ("png",)) -> list[Path]:
     import numpy as np
     from matplotlib.patches import Rectangle
 
@@ -374,23 +396,35 @@ def draw_delta(grid: DeltaGrid, title: str, path: Path) -> Path:
     ax.grid(which="minor", color="white", lw=2)
     for spine in ax.spines.values():
         spine.set_visible(False)
-    if coloured:
-        fig.colorbar(image, ax=ax, label="ours − published (points)", shrink=0.9)
-    note = "" if coloured else "\nno comparable cell: nothing is coloured"
+    fig.colorbar(image, ax=ax, label="ours − published (points)", shrink=0.9)
     _suptitle(
         fig,
-        f"{title}\nours − published; hatched: n/c = not comparable, no pub. = no published value{note}",
+        f"{title}\nours − published; hatched: n/c = not comparable, no pub. = no published value",
         width,
         size=11,
     )
-    return _save(fig, path)
+    return figures.save(fig, path, formats)
 
 
-def write(cells: list[Cell], out_dir: Path, name: str, *, title: str) -> list[Path]:
-    """Write the three figures beside `<name>.md`; returns their paths."""
+def has_comparable(grid: DeltaGrid) -> bool:
+    return any(v is not None for row in grid.values for v in row)
+
+
+def kinds(cells: list[Cell]) -> list[str]:
+    """The figures `write` draws for these cells: top1 and curves, and delta when a cell is
+    comparable with its published value."""
+    return ["top1", "curves"] + (["delta"] if has_comparable(delta_grid(cells)) else [])
+
+
+def write(
+    cells: list[Cell], out_dir: Path, name: str, *, title: str, formats: tuple[str, ...] = ("png",)
+) -> list[Path]:
+    """Write the figures beside `<name>.md` in each format; returns their paths (the delta heat
+    map only when a cell is comparable: `kinds`)."""
     colours = palette([display_name(next(c for c in cells if c.method == m)) for m in rows(cells)])
-    return [
-        draw_top1(top1_panels(cells), title, out_dir / f"{name}-top1.png", colours),
-        draw_curves(curve_panels(cells), title, out_dir / f"{name}-curves.png", colours),
-        draw_delta(delta_grid(cells), title, out_dir / f"{name}-delta.png"),
-    ]
+    written = draw_top1(top1_panels(cells), title, out_dir / f"{name}-top1.png", colours, formats)
+    written += draw_curves(curve_panels(cells), title, out_dir / f"{name}-curves.png", colours, formats)
+    grid = delta_grid(cells)
+    if has_comparable(grid):
+        written += draw_delta(grid, title, out_dir / f"{name}-delta.png", formats)
+    return written

@@ -1,15 +1,18 @@
-"""`bench visualize`: a PNG grid of the same pairs mixed by every method, from the CLI."""
+"""`bench visualize`: the same pairs mixed by every method, as a print-sized figure, from the CLI."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import matplotlib.image
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from bench import registry
 from bench.cli import main
+from bench.report.figures import PNG_DPI
 from tests.fixtures.cifar import write_cifar10
 
 
@@ -26,12 +29,58 @@ def test_draws_every_method_on_synthetic_data(project: Path, capsys: pytest.Capt
         "--train-steps",
         "2",
     ]
-    assert main([*args, "--out", str(out)]) == 0
+    assert main([*args, "--out", str(out), "--width", "5.5"]) == 0
     assert f"wrote {out}" in capsys.readouterr().out
     picture = matplotlib.image.imread(out)
-    rows, columns = len(registry.METHODS) - 1 + 2, 2  # every method but vanilla, and the two sources
+    cells = len(registry.METHODS) - 1 + 2  # every method but vanilla, and the two sources
+    rows = 2 * -(-cells // 7)  # two pairs, 7 cells a row at 5.5 in
     height, width = picture.shape[:2]
-    assert picture.ndim == 3 and height / width > 0.6 * rows / columns
+    assert width == round(5.5 * PNG_DPI) and height > rows * width / 7
+
+
+def test_photographs_by_default_and_the_users_own(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    pytest.importorskip("skimage")
+    fast = ["--methods", "cutmix,mixup", "--train-steps", "0", "--image-size", "32"]
+    assert main(["visualize", *fast, "--format", "png,svg"]) == 0
+    written = [project / "reports" / "figures" / f"mixed.{fmt}" for fmt in ("png", "svg")]
+    assert all(path.stat().st_size > 10_000 for path in written)
+    assert str(written[0]) in capsys.readouterr().out
+    for name in ("a", "b"):
+        Image.fromarray(np.full((30, 50, 3), 90 if name == "a" else 200, np.uint8)).save(
+            tmp_path / f"{name}.jpg"
+        )
+    own = project / "own.png"
+    images = [str(tmp_path / "a.jpg"), str(tmp_path / "b.jpg")]
+    assert main(["visualize", *fast, "--images", *images, "--out", str(own)]) == 0
+    assert matplotlib.image.imread(own).ndim == 3
+    assert main(["visualize", *fast, "--images", images[0], "--out", str(own)]) == 2
+    assert "in pairs" in capsys.readouterr().err
+
+
+def test_repeated_sources_of_adautomix_are_summed_in_the_figure(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bench.commands import visualize
+
+    rows, drawn = [], []
+    original = visualize._figure_row
+
+    def spy(job, cells, spec):
+        drawn.extend(len(sources) for _, sources, _, _ in cells)  # before summing
+        rows.append(original(job, cells, spec))
+        return rows[-1]
+
+    monkeypatch.setattr(visualize, "_figure_row", spy)
+    assert main(["visualize", "--methods", "adautomix", "--dataset", "synthetic", "--samples", "2",
+                 "--image-size", "32", "--train-steps", "0", "--out", str(project / "a.png")]) == 0  # fmt: skip
+    assert drawn == [3, 3]  # AdAutoMix's CIFAR default mixes N = 3 draws from the pair
+    (row,) = rows
+    for cell in row.cells:  # N = 3 draws from a pair: A and B, each once, summing to 1
+        tags = [tag for tag, _ in cell.weights]
+        assert len(tags) == len(set(tags)) and set(tags) <= {"A", "B"}
+        assert sum(w for _, w in cell.weights) == pytest.approx(1.0, abs=1e-5)
 
 
 def test_reads_a_real_dataset_release(project: Path) -> None:

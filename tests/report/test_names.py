@@ -47,3 +47,13 @@ def test_a_variant_keeps_its_label_and_unregistered_methods_have_no_defaults() -
     other = cell("samix", "cifar100", "resnet18", [80.0])
     other.params = {"alpha": 2.0}
     assert row_name([other]) == "samix"
+
+
+def test_a_pixel_budget_is_named_as_a_fraction_of_255() -> None:
+    from bench.report.names import show_value
+
+    assert (
+        show_value(0.0313725) == "8/255"
+        and show_value(0.4) == "0.4"
+        and show_value([1.0, True]) == "[1, true]"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from bench import suite as suite_mod
 from bench.cli import main
 from bench.report import plots
+from bench.report.figures import PNG_DPI
 from bench.report.write import write_leaderboard
 from bench.settings import Settings
 from tests.fixtures.cells import paper_cells
@@ -76,8 +78,8 @@ def test_figures_are_valid_pngs_of_sensible_size(tmp_path: Path, adautomix_alias
     paths = plots.write(paper_cells(), tmp_path, "golden", title="Leaderboard: golden")
     assert [p.name for p in paths] == ["golden-top1.png", "golden-curves.png", "golden-delta.png"]
     for path in paths:
-        width, height = png_size(path)
-        assert 700 <= width <= 2500 and 400 <= height <= 2500, (path.name, width, height)
+        width, height = (pixels / PNG_DPI for pixels in png_size(path))  # inches, as printed
+        assert 5 <= width <= 15 and 3 <= height <= 15, (path.name, width, height)
         assert path.stat().st_size > 20_000  # drawn, not blank
 
 
@@ -91,9 +93,11 @@ def test_bench_leaderboard_writes_the_figures_beside_the_markdown(
     figures = [reports / f"golden-{kind}.png" for kind in ("top1", "curves", "delta")]
     assert all(png_size(f)[0] > 0 for f in figures)
     assert (reports / "golden.csv").exists() and "`golden-top1.png`" in (reports / "golden.md").read_text()
-    assert str(figures[2]) in capsys.readouterr().out
+    output = capsys.readouterr().out
+    assert str(figures[2]) in output
     # no ranks: CutMix's seed 1 failed
     assert "| MixUp | 79.75 ± 0.35 | 79.12 | +0.63 |" in (reports / "golden.md").read_text()
+    assert " ".join(["MixUp", "79.75 ± 0.35", "79.12", "+0.63"]) in " ".join(output.split())  # a rich table
 
 
 def test_a_reduced_scale_leaderboard_is_labelled_in_its_name_title_and_cells(
@@ -108,3 +112,23 @@ def test_a_reduced_scale_leaderboard_is_labelled_in_its_name_title_and_cells(
     )
     assert "--scale 0.5" in text and "(800 ep; ran 400 at ×0.5)" in text
     assert "78.25 ± 0.35 (scale 0.5)" in text and suite_mod.expand(suite)[0].scale == 0.5
+
+
+def test_every_mean_plus_or_minus_std_fits_the_x_range() -> None:
+    spread = plots.Point("MixUp", 50.0, 4.0, [48.0, 52.0], None, False)  # n=2: ±std beyond the seeds
+    published = plots.Point("CutMix", 49.0, None, [49.0], 60.0, True)
+    lo, hi = plots.x_range([spread, published])
+    assert lo < 46.0 and hi > 60.0
+    assert plots.x_range([plots.Point("AOM", None, None, [], None, False)]) is None
+
+
+def test_no_heat_map_when_no_cell_is_comparable(tmp_path: Path, adautomix_alias: None) -> None:
+    cells = paper_cells()
+    assert plots.kinds(cells) == ["top1", "curves", "delta"]
+    uncomparable = [dataclasses.replace(c, published=[]) for c in cells]
+    assert plots.kinds(uncomparable) == ["top1", "curves"]
+    paths = plots.write(uncomparable, tmp_path, "golden", title="golden", formats=("png", "pdf", "svg"))
+    assert sorted(p.name for p in paths) == sorted(
+        f"golden-{kind}.{fmt}" for kind in ("top1", "curves") for fmt in ("png", "pdf", "svg")
+    )
+    assert paths[1].read_bytes().startswith(b"%PDF") and b"<svg" in paths[2].read_bytes()[:500]

@@ -22,13 +22,25 @@ def test_a_failing_figure_leaves_the_previous_report_set(
     before = {p: p.read_bytes() for p in [md, csv_path, *figures]}
 
     def broken(*args, **kwargs):
-        raise RuntimeError("the delta plot failed")
+        raise RuntimeError("the curves plot failed")
 
-    monkeypatch.setattr(plots, "draw_delta", broken)  # the last file of the set to be rendered
-    with pytest.raises(RuntimeError, match="the delta plot failed"):
+    monkeypatch.setattr(plots, "draw_curves", broken)  # the last file of this set to be rendered
+    with pytest.raises(RuntimeError, match="the curves plot failed"):
         write_leaderboard(suite, settings)
     assert {p: p.read_bytes() for p in before} == before
     assert sorted(p.name for p in settings.reports_dir.iterdir()) == sorted(p.name for p in before)
+
+
+def test_a_stale_delta_map_goes_when_no_cell_is_comparable(project: Path, settings: Settings) -> None:
+    suite = suite_mod.load(project / "suites" / "tiny.yaml")  # synthetic data: no published value
+    settings.reports_dir.mkdir(parents=True)
+    (settings.reports_dir / "tiny-delta.png").write_bytes(b"an earlier run's map")
+    md, _, figures = write_leaderboard(suite, settings, formats=("png", "pdf"))
+    assert sorted(p.name for p in figures) == sorted(
+        f"tiny-{kind}.{fmt}" for kind in ("top1", "curves") for fmt in ("png", "pdf")
+    )
+    assert not (settings.reports_dir / "tiny-delta.png").exists()
+    assert "`tiny-top1.pdf`" in md.read_text() and "tiny-delta" not in md.read_text()
 
 
 def test_staging_refuses_a_name_that_is_not_one_safe_component(tmp_path: Path) -> None:
