@@ -18,10 +18,15 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from bench import results
+
+if TYPE_CHECKING:
+    from bench.evaluate.config import EceSettings
+    from bench.evaluate.context import EvaluationContext
 
 
 @dataclass(frozen=True)
@@ -141,3 +146,19 @@ def reliability_diagram(panels: dict[str, Calibration], path: Path, title: str) 
     fig.savefig(buffer, format="png", dpi=130)
     plt.close(fig)
     results.atomic_write(path, lambda f: f.write(buffer.getvalue()), mode="wb")
+
+
+DIAGRAM = "reliability.png"  # in the run folder
+
+
+def evaluate(context: EvaluationContext, settings: EceSettings) -> dict[str, dict[str, Any]]:
+    """The ece evaluator (bench/evaluate/config.py): ECE of every network, and one reliability
+    diagram per run with a panel per network."""
+    panels = {
+        name: calibration(conf, hit, settings.ece_bins)
+        for name, (conf, hit) in context.predictions(settings.batch_size).items()
+    }
+    job = context.run.job
+    title = f"{job.method} / {job.backbone} / {job.dataset} / seed {job.seed}: test split, {settings.ece_bins} bins"
+    reliability_diagram(panels, context.run_dir / DIAGRAM, title)
+    return {name: {**cal.to_record(), "diagram": DIAGRAM} for name, cal in panels.items()}

@@ -52,7 +52,9 @@ def execute(job: Job, settings: Settings, *, echo: bool = False, on_epoch: Any =
         (run_dir / results.RESULT).unlink(missing_ok=True)  # a failed attempt's record: this one replaces it
         (run_dir / SUBMITTED).unlink(missing_ok=True)
         results.write_json(run_dir / results.SPEC, job.to_record())
-        if job.gpus > 1:
+        if not isinstance(job, Job):  # an evaluation of a finished run (bench/evaluate/task.py)
+            record = job.execute(settings, echo=echo)
+        elif job.gpus > 1:
             from bench.executors import launch
 
             record = launch.run(job, settings, run_dir)
@@ -65,10 +67,20 @@ def execute(job: Job, settings: Settings, *, echo: bool = False, on_epoch: Any =
         lock.release()
 
 
+def load(run_dir: Path) -> Any:
+    """What a worker runs, from the folder's spec.json: a training Job, or an EvaluationJob."""
+    record = results.read_json(run_dir / results.SPEC)
+    if record.get("kind") == "evaluation":
+        from bench.evaluate.task import EvaluationJob
+
+        return EvaluationJob.from_record(record)
+    return Job.from_record(record)
+
+
 def main(run_dir: str) -> int:
     """`python -m bench _worker RUN_DIR`: the process the local executor starts for one job."""
     settings = schema.build(Settings, json.loads(os.environ["BENCH_SETTINGS_JSON"]))
-    job = Job.from_record(results.read_json(Path(run_dir) / results.SPEC))
+    job = load(Path(run_dir))
     threads = os.environ.get("BENCH_THREADS")
     if threads and job.gpus == 1:  # ranks of a multi-GPU job set their own
         import torch
@@ -99,16 +111,17 @@ def tail(path: Path, lines: int = 15) -> str:
 
 def failure_record(job: Job, run_dir: Path, what: str, started: float, log: Path) -> dict[str, Any]:
     """The error record of a job whose process died: what died, how far it got, its log's end."""
-    epochs = len(results.read_jsonl(run_dir / results.METRICS))
+    if isinstance(job, Job):
+        epochs = len(results.read_jsonl(run_dir / results.METRICS))
+        lost = f"after epoch {epochs}/{job.recipe.epochs} without writing its result; run again to resume from its last checkpoint"
+    else:
+        lost = "without writing its result; run again (every evaluation it stored is kept)"
     return {
         "id": job.id,
         "suite": job.suite,
         "label": job.method,
         "status": "error",
-        "error": (
-            f"{what} after epoch {epochs}/{job.recipe.epochs} without writing its result; run again to "
-            f"resume from its last checkpoint. Last lines of {log}:\n{tail(log)}"
-        ),
+        "error": f"{what} {lost}. Last lines of {log}:\n{tail(log)}",
         "wall_seconds": round(time.time() - started, 3),
     }
 
