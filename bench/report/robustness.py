@@ -174,6 +174,15 @@ def _marks(cells: list[Cell], higher_is_better: bool) -> dict[str, str]:
     return rank_marks(flipped)
 
 
+def _shown(cell: Cell, seeds: int, mark: str) -> str:
+    """The leaderboard's cell text, where a seed without a record was 'not evaluated'."""
+    if cell.mean is None:
+        parts = [f"{len(cell.errors)} failed"] if cell.errors else []
+        parts += [f"{len(cell.missing)} not evaluated"] if cell.missing else []
+        return ("error" if cell.errors else "—") + (f" ({', '.join(parts)})" if parts else "")
+    return _measured(cell, seeds, mark).replace("not run", "not evaluated")
+
+
 def _mixed_sources(cell: Cell, sources: dict[tuple[Group, str], set[str]], group: Group) -> bool:
     return len(sources.get((group, cell.method), set())) > 1
 
@@ -203,7 +212,7 @@ def _table(collected: Collected, group: Group, footnote: _Footnotes, seeds: int)
             if key in ("corruption", "cacc15", "mce") and _mixed_sources(cell, sources, group):
                 cells.append("mixed sources (see CSV)")  # never average a released set with a generated one
             else:
-                cells.append(_measured(cell, seeds, marks[key].get(method, "")))
+                cells.append(_shown(cell, seeds, marks[key].get(method, "")))
             if key in PAPER:
                 cells += [_published(cell, footnote), _delta(cell, key, collected, footnote)]
         lines.append("| " + " | ".join(cells) + " |")
@@ -258,7 +267,7 @@ def _every_network(collected: Collected) -> list[str]:
         where = _group_title(group).rsplit(" · ", 1 + (group[3] < 1))[0]
         lines.append(
             f"| {display_name(first)} | {where} | {network} | "
-            + " | ".join(_measured(row[k], len(row[k].values), "") for k in keys)
+            + " | ".join(_shown(row[k], len(row[k].values), "") for k in keys)
             + " |"
         )
     return [*lines, ""]

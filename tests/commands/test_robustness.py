@@ -15,6 +15,7 @@ from bench.cli import main
 from bench.data.cifar import CIFAR100
 from bench.evaluate.calibration import DIAGRAM
 from bench.evaluate.store import STORE
+from bench.evaluate.task import FOLDER
 from tests.conftest import write_suite
 from tests.fixtures.cifar import write_cifar100
 from tests.fixtures.corruptions import write_cifar_c
@@ -35,7 +36,8 @@ def bench(*args: str) -> int:
 
 
 def run_dirs(project: Path) -> dict[str, Path]:
-    return {p.parent.parent.name: p.parent for p in (project / "results" / "runs").rglob(results.SPEC)}
+    found = (project / "results" / "runs").rglob(results.SPEC)
+    return {p.parent.parent.name: p.parent for p in found if p.parent.name != FOLDER}  # not evaluation tasks
 
 
 def number(cell: str) -> float:

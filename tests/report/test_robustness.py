@@ -1,0 +1,162 @@
+"""The robustness table from fabricated run records: the leaderboard's network (never the head that
+scores better on the test set), the leaderboard's cells and comparability rule, and what is shown
+for failed, unevaluated and mixed-source runs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from bench import results
+from bench import suite as suite_mod
+from bench.evaluate.store import STORE
+from bench.report import robustness as report
+from bench.settings import Settings
+from tests.conftest import write_suite
+
+SUITE = """
+name: fab
+axes: {methods: [vanilla, adautomix], backbones: [resnet18], datasets: [cifar100], seeds: [0, 1]}
+recipe: {epochs: 200}
+"""
+
+PUBLISHED = """source,dataset,backbone,method,metric,value,epochs,notes,reducer,network
+Paper T3,CIFAR-100,ResNet-18,AdAutoMix,top1_clean,81.55,200,,unknown,unknown
+Paper T3,CIFAR-100-C,ResNet-18,AdAutoMix,top1_corruption,51.44,200,,unknown,unknown
+Paper T3,CIFAR-100,ResNet-18,AdAutoMix,fgsm_error,75.66,200,,unknown,unknown
+Paper T3,CIFAR-100,unstated,Vanilla,top1_clean,78.00,,,unknown,unknown
+"""
+
+
+def record(top1: float, ece: float, fgsm: float, source: str = "CIFAR-100-C (release)") -> dict:
+    return {
+        "clean": {
+            "top1": top1,
+            "n": 10000,
+            "device": "cpu (x86_64), fp32",
+            "torch": "2.x",
+            "git_commit": "abc",
+        },
+        "ece": {"ece": ece, "settings": {"ece_bins": 15, "batch_size": 256, "version": 1}},
+        "fgsm": {"error": fgsm, "settings": {"eps_255": 8.0, "batch_size": 256, "version": 1}},
+        "corruption": {"cacc19": top1 - 30, "cacc15": top1 - 31, "source": source, "generated": False},
+    }
+
+
+def fabricate(project: Path, settings: Settings, stores: dict) -> list:
+    """spec.json and robustness.json for every job of SUITE; `stores[(method, seed)]` is
+    {network: record(...)} or None (no robustness.json)."""
+    jobs = suite_mod.expand(suite_mod.load(write_suite(project, SUITE)))
+    entries = []
+    for job in jobs:
+        run_dir = job.run_dir(settings.runs_root)
+        results.write_json(run_dir / results.SPEC, job.to_record())
+        per_network = stores.get((job.method, job.seed))
+        if per_network is not None:
+            evaluations: dict = {}
+            for network, by_evaluator in per_network.items():
+                for evaluator, values in by_evaluator.items():
+                    evaluations.setdefault(evaluator, {})[network] = values
+            results.write_json(run_dir / STORE, {"run_id": job.id, "version": 1, "evaluations": evaluations})
+        entries.append((job, run_dir))
+    return entries
+
+
+def row(markdown: str, method: str, table: int = 0) -> list[str]:
+    lines = [line for line in markdown.splitlines() if line.startswith(f"| {method} | ")]
+    return [c.strip() for c in lines[table].strip("|").split("|")]
+
+
+@pytest.fixture
+def published(project: Path) -> Path:
+    folder = project / "results" / "published"
+    folder.mkdir(parents=True)
+    (folder / "t3.csv").write_text(PUBLISHED)
+    return folder
+
+
+def test_the_reported_network_is_declared_before_testing_never_the_better_scoring_head(
+    project: Path, settings: Settings, published: Path
+) -> None:
+    learned = {
+        "ema": record(70.0, 6.57, 80.0),
+        "ema_mix": record(72.0, 21.44, 79.0),
+        "online": record(69.0, 5.0, 81.0),
+    }
+    entries = fabricate(
+        project,
+        settings,
+        {
+            ("vanilla", 0): {"online": record(71.0, 10.0, 85.0)},
+            ("vanilla", 1): {"online": record(73.0, 12.0, 87.0)},
+            ("adautomix", 0): learned,
+            ("adautomix", 1): learned,
+        },
+    )
+    collected = report.collect(entries, published)
+    text = report.markdown(collected, title="t", source_note="", seeds=2)
+    ada = row(text, "AdAutoMix")
+    assert ada[1] == "ema"  # the first of ema|ema_mix although ema_mix has the better clean top-1
+    header = next(line for line in text.splitlines() if line.startswith("| Method |")).split("|")
+    ece = [c.strip() for c in header].index("ECE ↓") - 1
+    assert ada[ece].strip("*<u>/ ").startswith("6.57 ± 0.00")  # not ema_mix's 21.44
+    assert "never the one that scores better" in text
+    every = [
+        line
+        for line in text.split("## Every evaluated network")[1].splitlines()
+        if line.startswith("| AdAutoMix")
+    ]
+    assert {line.split("|")[3].strip() for line in every} == {"ema", "ema_mix", "online"}
+    vanilla = row(text, "Vanilla")
+    assert vanilla[2] == "**72.00 ± 1.41**"  # the best clean top-1 of the column, bold;  # mean ± sample std over the two seeds
+
+
+def test_published_values_are_compared_only_by_the_shared_rule_and_each_reason_is_named(
+    project: Path, settings: Settings, published: Path
+) -> None:
+    entries = fabricate(
+        project,
+        settings,
+        {
+            (m, s): {"online" if m == "vanilla" else "ema": record(80.0, 5.0, 76.0)}
+            for m in ("vanilla", "adautomix")
+            for s in (0, 1)
+        },
+    )
+    text = report.markdown(report.collect(entries, published), title="t", source_note="", seeds=2)
+    ada, vanilla = row(text, "AdAutoMix"), row(text, "Vanilla")
+    assert ada[3] == "81.55" and ada[4].startswith("n/c")  # clean: the rule's reducer/network
+    assert ada[9] == "75.66" and ada[10].startswith("n/c")  # FGSM: the convention too
+    assert "reducer differs (ours final, published unknown)" in text
+    assert "FGSM convention differs" in text
+    assert vanilla[3] == "78.00" and "the source does not state the backbone (unstated)" in text
+    assert "the source does not state the training budget" in text
+
+
+def test_failed_unevaluated_and_mixed_source_runs_are_shown_as_such(
+    project: Path, settings: Settings, published: Path
+) -> None:
+    entries = fabricate(
+        project,
+        settings,
+        {
+            ("vanilla", 0): {"online": record(70.0, 5.0, 80.0)},
+            ("vanilla", 1): {"online": record(70.0, 5.0, 80.0, source="generated (ImageNet-C parameters)")},
+            ("adautomix", 0): None,
+            ("adautomix", 1): None,
+        },
+    )
+    failed = {entries[2][1]: "checkpoint does not fit"}
+    text = report.markdown(
+        report.collect(entries, published, errors=failed), title="t", source_note="", seeds=2
+    )
+    vanilla, ada = row(text, "Vanilla"), row(text, "AdAutoMix")
+    assert vanilla[5] == "mixed sources (see CSV)"  # never average a released set with a generated one
+    assert ada[2] == "error (1 failed, 1 not evaluated)"
+    assert "Failed evaluations" in text and "checkpoint does not fit" in text
+    csv_text = report.csv_text(report.collect(entries, published, errors=failed))
+    assert "checkpoint does not fit" in csv_text and re.search(
+        r"vanilla,cifar100,resnet18,200,1.0,online,True,clean,2", csv_text
+    )
