@@ -4,6 +4,11 @@ Each table maps a registry name to a `"module:attr"` target, imported only when 
 `grep` finds where any name lives and `bench ls` or `bench plan` import nothing they do not need.
 `published` lists the spellings the published tables use for the same thing, so leaderboards can
 put our numbers beside theirs.
+
+A name is given here and nowhere else. What the rest of the code asks about a method (paper, kind,
+whether it reads the classifier, cost target, unavoidable passes) is an attribute of its class
+(bench/methods/base.py); what it asks about a backbone (its family, and so its stage-3 feature map;
+where the ImageNet weights the papers fine-tuned come from) is a field of its entry here.
 """
 
 from __future__ import annotations
@@ -19,12 +24,63 @@ from bench.errors import BenchError, unknown_name
 class Entry:
     name: str
     target: str  # "module:attr", imported lazily
-    summary: str
+    summary: str = ""  # one line for `bench ls`; a method's comes from its class (kind and paper)
     published: tuple[str, ...] = ()  # names used for this entry in published tables
 
     def load(self) -> Any:
         module, _, attr = self.target.partition(":")
         return getattr(importlib.import_module(module), attr)
+
+    def describe(self) -> str:
+        """The line `bench ls` shows."""
+        if self.summary:
+            return self.summary
+        cls = self.load()  # a method: its kind and paper live with its code
+        return f"{cls.kind.value}: {cls.paper}"
+
+
+@dataclass(frozen=True)
+class Family:
+    """What the backbones of one architecture share, for the methods that read their insides.
+
+    `stage3` is the module whose output is the stage-3 feature map (AutoMix's and AdAutoMix's
+    Mix Block read it; bench/models/features.py), `stride` the input pixels per map pixel with the
+    ImageNet stem and `cifar_stride` with the CIFAR stem (None: no CIFAR stem), `channels_last`
+    whether that module emits (B, H, W, C), `image_size` the one input size the family takes (None:
+    any multiple of the stride). `residual_stages`: the stages are modules `layer1`..`layer4`, whose
+    outputs ManifoldMix mixes."""
+
+    name: str
+    stage3: str
+    stride: int
+    cifar_stride: int | None = None
+    channels_last: bool = False
+    image_size: int | None = None
+    residual_stages: bool = False
+
+
+FAMILIES = {
+    f.name: f
+    for f in (
+        Family("resnet", stage3="layer3", stride=16, cifar_stride=4, residual_stages=True),
+        # OpenMixup's Swin ends stage 2 with the patch merging that timm puts at the start of stage 3.
+        Family("swin", stage3="layers.3.downsample", stride=32, channels_last=True, image_size=224),
+        Family("convnext", stage3="stages.2", stride=16, cifar_stride=4),
+    )
+}
+
+
+@dataclass(frozen=True)
+class BackboneEntry(Entry):
+    family: str = ""  # a key of FAMILIES ("": none known, so no stage-3 map)
+    # The ImageNet weights the papers fine-tuned (recipe.pretrained), as a URL for the user to fetch
+    # ("": none documented). torchvision's IMAGENET1K_V1 files: what OpenMixup's
+    # `pretrained="torchvision://<name>"` and the AdAutoMix release load (bench/models/pretrained.py).
+    weights: str = ""
+
+
+def _torchvision_v1(file: str) -> str:
+    return f"https://download.pytorch.org/models/{file}"
 
 
 def _table(*entries: Entry) -> dict[str, Entry]:
@@ -32,100 +88,83 @@ def _table(*entries: Entry) -> dict[str, Entry]:
 
 
 METHODS = _table(
+    Entry("vanilla", "bench.methods.vanilla:Vanilla", published=("Vanilla",)),
+    Entry("mixup", "bench.methods.mixup:MixUp", published=("MixUp", "Mixup")),
+    Entry("cutmix", "bench.methods.cutmix:CutMix", published=("CutMix",)),
     Entry(
-        "vanilla",
-        "bench.methods.vanilla:Vanilla",
-        "no mixing: cross-entropy on clean images (ERM)",
-        ("Vanilla",),
+        "manifoldmix", "bench.methods.manifoldmix:ManifoldMix", published=("ManifoldMix", "Manifold Mixup")
     ),
-    Entry(
-        "mixup", "bench.methods.mixup:MixUp", "MixUp, Zhang et al. 2018, arXiv 1710.09412", ("MixUp", "Mixup")
-    ),
-    Entry("cutmix", "bench.methods.cutmix:CutMix", "CutMix, Yun et al. 2019, arXiv 1905.04899", ("CutMix",)),
-    Entry(
-        "manifoldmix",
-        "bench.methods.manifoldmix:ManifoldMix",
-        "ManifoldMix, Verma et al. 2019, arXiv 1806.05236 (ResNet-style backbones)",
-        ("ManifoldMix", "Manifold Mixup"),
-    ),
-    Entry(
-        "saliencymix",
-        "bench.methods.saliencymix:SaliencyMix",
-        "SaliencyMix, Uddin et al. 2021, arXiv 2006.01791",
-        ("SaliencyMix",),
-    ),
-    Entry("fmix", "bench.methods.fmix:FMix", "FMix, Harris et al. 2020, arXiv 2002.12047", ("FMix",)),
-    Entry(
-        "puzzlemix",
-        "bench.methods.puzzlemix:PuzzleMix",
-        "PuzzleMix, Kim et al. 2020, arXiv 2009.06962 (needs the puzzlemix extra: gco-wrapper)",
-        ("PuzzleMix", "Puzzle Mix"),
-    ),
-    Entry(
-        "resizemix",
-        "bench.methods.resizemix:ResizeMix",
-        "ResizeMix, Qin et al. 2020, arXiv 2012.11101",
-        ("ResizeMix",),
-    ),
-    Entry(
-        "gridmix",
-        "bench.methods.gridmix:GridMix",
-        "GridMix, Baek et al. 2021, Pattern Recognition (OpenMixup's variant)",
-        ("GridMix",),
-    ),
-    Entry(
-        "smoothmix",
-        "bench.methods.smoothmix:SmoothMix",
-        "SmoothMix, Lee et al. 2020, CVPR Workshops",
-        ("SmoothMix",),
-    ),
-    Entry(
-        "automix",
-        "bench.methods.automix:AutoMix",
-        "AutoMix, Liu et al. ECCV 2022, arXiv 2103.13027 (learned Mix Block, EMA teacher)",
-        ("AutoMix",),
-    ),
-    Entry(
-        "adautomix",
-        "bench.methods.adautomix:AdAutoMix",
-        "AdAutoMix, Qin et al. ICLR 2024, arXiv 2312.11954 (adversarial Mix Block, EMA teacher)",
-        ("AdAutoMix",),
-    ),
-    Entry(
-        "aom",
-        "bench.methods.aom:AOM",
-        "Adversarially Optimized Mixup, Bunk et al. 2021, arXiv 2103.11589 (reconstructed from the abstract)",
-        ("AOM", "AOM (adversarially optimized mixup)"),
-    ),
+    Entry("saliencymix", "bench.methods.saliencymix:SaliencyMix", published=("SaliencyMix",)),
+    Entry("fmix", "bench.methods.fmix:FMix", published=("FMix",)),
+    Entry("puzzlemix", "bench.methods.puzzlemix:PuzzleMix", published=("PuzzleMix", "Puzzle Mix")),
+    Entry("resizemix", "bench.methods.resizemix:ResizeMix", published=("ResizeMix",)),
+    Entry("gridmix", "bench.methods.gridmix:GridMix", published=("GridMix",)),
+    Entry("smoothmix", "bench.methods.smoothmix:SmoothMix", published=("SmoothMix",)),
+    Entry("automix", "bench.methods.automix:AutoMix", published=("AutoMix",)),
+    Entry("adautomix", "bench.methods.adautomix:AdAutoMix", published=("AdAutoMix",)),
+    Entry("aom", "bench.methods.aom:AOM", published=("AOM", "AOM (adversarially optimized mixup)")),
 )
 
 BACKBONES = _table(
-    Entry(
+    BackboneEntry(
         "tiny_resnet",
         "bench.models.backbones:tiny_resnet",
         "4-stage ResNet, widths 16-128, for smoke runs and tests",
+        family="resnet",
     ),
-    Entry("resnet18", "bench.models.backbones:resnet18", "ResNet-18 (timm)", ("ResNet-18",)),
-    Entry("resnet34", "bench.models.backbones:resnet34", "ResNet-34 (timm)", ("ResNet-34",)),
-    Entry("resnet50", "bench.models.backbones:resnet50", "ResNet-50 (timm)", ("ResNet-50",)),
-    Entry("resnet101", "bench.models.backbones:resnet101", "ResNet-101 (timm)", ("ResNet-101",)),
-    Entry(
+    BackboneEntry(
+        "resnet18",
+        "bench.models.backbones:resnet18",
+        "ResNet-18 (timm)",
+        ("ResNet-18",),
+        family="resnet",
+        weights=_torchvision_v1("resnet18-f37072fd.pth"),
+    ),
+    BackboneEntry(
+        "resnet34",
+        "bench.models.backbones:resnet34",
+        "ResNet-34 (timm)",
+        ("ResNet-34",),
+        family="resnet",
+        weights=_torchvision_v1("resnet34-b627a593.pth"),
+    ),
+    BackboneEntry(
+        "resnet50",
+        "bench.models.backbones:resnet50",
+        "ResNet-50 (timm)",
+        ("ResNet-50",),
+        family="resnet",
+        weights=_torchvision_v1("resnet50-0676ba61.pth"),
+    ),
+    BackboneEntry(
+        "resnet101",
+        "bench.models.backbones:resnet101",
+        "ResNet-101 (timm)",
+        ("ResNet-101",),
+        family="resnet",
+        weights=_torchvision_v1("resnet101-63fe2227.pth"),
+    ),
+    BackboneEntry(
         "resnext50_32x4d",
         "bench.models.backbones:resnext50_32x4d",
         "ResNeXt-50 32x4d (timm)",
         ("ResNeXt-50(32x4d)", "ResNeXt-50", "ResNeXt-50 32x4d"),
+        family="resnet",
+        weights=_torchvision_v1("resnext50_32x4d-7cdf4587.pth"),
     ),
-    Entry(
+    BackboneEntry(
         "swin_tiny",
         "bench.models.backbones:swin_tiny",
         "Swin-T (timm swin_tiny_patch4_window7_224), 224 px images",
         ("Swin-T", "Swin-Tiny"),
+        family="swin",
     ),
-    Entry(
+    BackboneEntry(
         "convnext_tiny",
         "bench.models.backbones:convnext_tiny",
         "ConvNeXt-T (timm), 3x3 stride-1 stem for images of 64 px or less",
         ("ConvNeXt-T", "ConvNeXt-Tiny"),
+        family="convnext",
     ),
 )
 
@@ -170,6 +209,12 @@ def get(kind: str, name: str) -> Entry:
     if name not in table:
         raise BenchError(unknown_name(_SINGULAR[kind], name, table))
     return table[name]
+
+
+def family(backbone: str) -> Family | None:
+    """The registered backbone's family, or None (unregistered, or no family known)."""
+    entry = BACKBONES.get(backbone)
+    return FAMILIES.get(getattr(entry, "family", ""))
 
 
 def published_name(kind: str, name: str) -> str:

@@ -9,11 +9,15 @@ relative to the directory holding bench.toml.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-import tomllib
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the same parser, from PyPI (a dependency on 3.10 only)
+    import tomli as tomllib
 
 from bench import schema
 from bench.errors import BenchError, ConfigError

@@ -18,19 +18,17 @@ import torch
 from torch import nn
 from torch.profiler import record_function
 
-from bench import distributed, registry, results, runtime
+from bench import build, distributed, registry, results, runtime
 from bench.data.base import DatasetSpec
 from bench.data.pipeline import build_loaders
 from bench.errors import BenchError
 from bench.job import Job
-from bench.methods.base import Method, MethodContext
-from bench.optim import build_optimizer, set_learning_rates
+from bench.methods.base import Method
+from bench.optim import set_learning_rates
 from bench.recipe import Recipe
-from bench.schema import build
 from bench.settings import Settings
 
 EpochCallback = Callable[[Job, dict[str, Any]], None]
-METHOD_SEED_OFFSET = 1_000_003  # the method's generator must not replay the data generator's draws
 
 
 class NonFiniteLoss(BenchError):
@@ -107,9 +105,7 @@ def _train(
     recipe = job.recipe
     rt = runtime.resolve(settings.run)
     dataset: DatasetSpec = registry.get("datasets", job.dataset).load()
-    torch.manual_seed(job.seed)  # model initialisation and any global-RNG layer (drop-path)
     data_gen = torch.Generator().manual_seed(job.seed)
-    method_gen = torch.Generator().manual_seed(job.seed + METHOD_SEED_OFFSET)
     train_loader, test_loader, sizes = build_loaders(dataset, recipe, settings, rt, data_gen)
     steps_per_epoch = len(train_loader)
     # With several GPUs every rank takes its share of each global batch (steps stay global).
@@ -118,40 +114,23 @@ def _train(
     # timm (2 s to import) only when a job trains: `bench run` on a finished suite, `leaderboard`
     # and `status` import this module and train nothing.
     from bench.models import pretrained
-    from bench.models.backbones import build_backbone
 
     weights = pretrained.weights_file(job.backbone, settings.weights_dir) if recipe.pretrained else None
-    model = build_backbone(
-        job.backbone,
-        num_classes=dataset.num_classes,
-        image_size=recipe.image_size,
-        stem=recipe.stem,
-        pretrained=weights,
-        drop_path=recipe.drop_path,
+    built = build.build(
+        job,
+        dataset,
+        device=rt.device,
+        steps_per_epoch=steps_per_epoch,
+        memory_format=rt.memory_format,
+        weights=weights,
     )
+    model, method, optimizer, method_gen = built.model, built.method, built.optimizer, built.generator
     # What the numbers rest on besides the spec: the images actually read (a partial copy of a
     # release is usable but not the release) and the pretrained file's content.
     provenance: dict[str, Any] = {"images": sizes}
     if weights is not None:
         provenance["pretrained"] = {"file": str(weights), "sha256": pretrained.sha256(weights)}
         log(f"pretrained weights: {weights} (sha256 {provenance['pretrained']['sha256'][:16]}…)")
-    model = model.to(rt.device, memory_format=rt.memory_format)
-    method_cls: type[Method] = registry.get("methods", job.method_name).load()
-    ctx = MethodContext(
-        num_classes=dataset.num_classes,
-        image_size=recipe.image_size,
-        label_smoothing=recipe.label_smoothing,
-        generator=method_gen,
-        device=rt.device,
-        steps_per_epoch=steps_per_epoch,
-        total_steps=steps_per_epoch * recipe.epochs,
-        backbone=job.backbone,
-        mean=dataset.mean,
-        std=dataset.std,
-    )
-    method = method_cls(build(method_cls.Params, job.params), ctx).to(rt.device)
-    method.setup(model)
-    optimizer = build_optimizer(model, recipe, method.param_groups())
 
     history, start_epoch = _resume(
         run_dir, job, model, method, optimizer, data_gen, method_gen, log, owner=group.is_main
@@ -208,7 +187,7 @@ def _train(
         if on_epoch:
             on_epoch(job, row)
 
-    return {**summarize(history, method_cls, rt), **provenance}
+    return {**summarize(history, type(method), rt), **provenance}
 
 
 class Trainer:

@@ -41,6 +41,13 @@ def test_run_trains_writes_leaderboard_and_skips_finished_jobs(
     assert "3 already finished, 0 run" in capsys.readouterr().out
     assert {p: p.stat().st_mtime_ns for p in checkpoints} == checkpoints  # nothing retrained
 
+    assert bench("leaderboard", "suites/tiny.yaml") == 0
+    shown = capsys.readouterr().out
+    assert "Vanilla" in shown and "tiny_resnet (2 ep)" in shown
+    for mark in ("<br>", "<u>", "**", "|---"):  # a table for a terminal, not Markdown source
+        assert mark not in shown
+    assert "<br>" in board  # the file itself stays Markdown
+
 
 def test_local_executor_runs_jobs_in_worker_processes(project: Path) -> None:
     assert bench("run", "suites/tiny.yaml", "--executor", "local", "--workers", "2") == 0
@@ -124,7 +131,7 @@ def test_data_root_precedence(
 def test_plan_and_ls(project: Path, capsys: pytest.CaptureFixture) -> None:
     assert bench("plan", "suites/tiny.yaml") == 0
     output = capsys.readouterr().out
-    assert "3 methods × 1 backbones × 1 datasets × 1 seeds → 3 jobs: 0 finished, 3 pending" in output
+    assert "3 methods × 1 backbone × 1 dataset × 1 seed → 3 jobs: 0 finished, 3 pending" in output
     assert not (project / "results").exists()
     assert bench("ls", "methods") == 0
     output = capsys.readouterr().out
@@ -144,18 +151,19 @@ report: {reducer: final}
     assert bench("run", "suites/tiny.yaml") == 0
     published = project / "results" / "published"
     published.mkdir(parents=True)
-    header = "source,dataset,backbone,method,metric,value,epochs,notes,reducer,network\n"
-    (published / "fake.csv").write_text(
-        header + "test,synthetic,tiny_resnet,MixUp,top1,99.0,2,,final,online\n"
+    header = "table,dataset,backbone,method,epochs,metric,value,reducer,network,role,source,locator,verification,suite,notes\n"
+    (published / "published.csv").write_text(
+        header + "test,synthetic,tiny_resnet,mixup,2,top1,99.0,final,online,primary,t,t,found: test,,\n"
     )
     assert bench("compare", "suites/tiny.yaml", "--tolerance", "1") == 1
     assert "REGRESSION" in capsys.readouterr().out
-    (published / "fake.csv").write_text(
-        header + "test,synthetic,tiny_resnet,MixUp,top1,5.0,2,,final,online\n"
+    (published / "published.csv").write_text(
+        header + "test,synthetic,tiny_resnet,mixup,2,top1,5.0,final,online,primary,t,t,found: test,,\n"
     )
     assert bench("compare", "suites/tiny.yaml", "--tolerance", "1") == 0
-    (published / "fake.csv").write_text(
-        header + "test,synthetic,tiny_resnet,MixUp,top1,99.0,2,,median_last10,online\n"
+    (published / "published.csv").write_text(
+        header
+        + "test,synthetic,tiny_resnet,mixup,2,top1,99.0,median_last10,online,primary,t,t,found: test,,\n"
     )
     assert bench("compare", "suites/tiny.yaml") == 0
     assert "reducer differs" in capsys.readouterr().out
@@ -202,3 +210,74 @@ def test_a_scale_outside_0_to_1_is_refused_not_ignored(
 ) -> None:
     assert bench("plan", "suites/tiny.yaml", "--scale", scale) == 2
     assert "--scale must be in (0, 1]" in capsys.readouterr().err
+
+
+def test_a_mistyped_command_gets_close_matches_and_no_internal_commands(
+    capsys: pytest.CaptureFixture,
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        bench("lederboard", "suites/tiny.yaml")
+    assert exit_info.value.code == 2
+    message = capsys.readouterr().err
+    assert "unknown command 'lederboard' (did you mean 'leaderboard'?)" in message
+    assert "run, plan" in message and "_worker" not in message and "_rank" not in message
+
+
+def test_version_and_help_list_only_public_commands(capsys: pytest.CaptureFixture) -> None:
+    from bench import __version__
+
+    with pytest.raises(SystemExit):
+        bench("--version")
+    assert capsys.readouterr().out.strip() == f"bench {__version__} (mixup-bench)"
+    with pytest.raises(SystemExit):
+        bench("--help")
+    text = capsys.readouterr().out
+    assert "leaderboard" in text and "_worker" not in text and "_rank" not in text
+
+
+def test_every_option_of_every_public_command_has_help() -> None:
+    import argparse
+
+    from bench.cli import parser, public_commands
+
+    sub = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction))
+    missing = []
+    for name in public_commands(sub):
+        commands = [(name, sub.choices[name])]
+        while commands:  # `bench data check` is a command of a command
+            label, command = commands.pop()
+            for action in command._actions:
+                if isinstance(action, argparse._SubParsersAction):
+                    commands += [(f"{label} {n}", p) for n, p in action.choices.items()]
+                if action.help is None and not isinstance(action, argparse._HelpAction):
+                    missing.append(f"{label} {'/'.join(action.option_strings) or action.dest}")
+    assert len(public_commands(sub)) >= 10
+    assert missing == []
+
+
+def test_a_missing_suite_is_reported_before_torch_is_imported_with_the_suites_there(
+    project: Path,
+) -> None:
+    code = (
+        "import sys; from bench.cli import main; rc = main(['run', 'suites/tinny.yaml']); "
+        "print('torch imported' if 'torch' in sys.modules else 'torch not imported'); sys.exit(rc)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr
+    assert "torch not imported" in done.stdout
+    assert "suites/tinny.yaml: no such suite file (did you mean suites/tiny.yaml?)" in done.stderr
+    assert "suites in suites/: tiny.yaml" in done.stderr
+
+
+def test_no_bench_toml_is_a_warning_naming_the_folder_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from tests.conftest import TINY_SUITE
+
+    (tmp_path / "tiny.yaml").write_text(TINY_SUITE)
+    monkeypatch.chdir(tmp_path)
+    assert bench("plan", "tiny.yaml") == 0
+    warning = " ".join(capsys.readouterr().err.split())
+    assert f"no bench.toml in {tmp_path} or above" in warning
+    assert "runs in results/runs/" in warning and "does not exist: no published numbers" in warning
+    assert "checkout" in warning

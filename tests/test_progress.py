@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from bench.progress import _clock, progress
+from bench.progress import clock, progress
 
 
 def test_plain_lines_report_done_total_and_eta() -> None:
@@ -36,4 +36,24 @@ def test_unknown_total_and_relabel() -> None:
 
 
 def test_clock() -> None:
-    assert (_clock(5), _clock(65), _clock(3725)) == ("0:05", "1:05", "1:02:05")
+    assert (clock(5), clock(65), clock(3725)) == ("0:05", "1:05", "1:02:05")
+
+
+def test_eta_is_the_average_rate_times_the_steps_left() -> None:
+    from bench.progress import eta_seconds
+
+    assert eta_seconds(2, 10, 4.0) == 16.0
+    assert eta_seconds(0, 10, 4.0) is None and eta_seconds(10, 10, 4.0) is None
+    assert eta_seconds(3, None, 4.0) is None
+
+
+def test_a_terminal_gets_a_rich_bar_with_an_eta() -> None:
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), force_terminal=True, width=100, color_system=None)
+    with progress("epochs", total=4, console=console) as bar:
+        bar.advance(2)
+        assert bar.remaining() is not None
+        console.print("a line above the bar")
+    text = console.file.getvalue()
+    assert "epochs" in text and "2/4" in text and "ETA" in text and "a line above the bar" in text

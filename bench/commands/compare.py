@@ -9,6 +9,7 @@ from rich.table import Table
 
 from bench.commands.common import add_suite_arguments, load_settings, load_suite, out
 from bench.errors import BenchError
+from bench.text import plural
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -55,5 +56,7 @@ def run(args: argparse.Namespace) -> int:
     regressions = [c for c in compared if c.regression]
     if not compared:
         out.print("no cell is comparable with a published value; nothing was checked")
-    out.print(f"{len(compared)} compared, {len(regressions)} regressions, {len(skipped)} not comparable")
+    out.print(
+        f"{len(compared)} compared, {plural(len(regressions), 'regression')}, {len(skipped)} not comparable"
+    )
     return 1 if regressions else 0

@@ -26,7 +26,7 @@ STYLE = {"ok": "green", "generated": "green", "not found": "yellow", "incomplete
 
 def register(sub: argparse._SubParsersAction) -> None:
     cmd = sub.add_parser("data", help="check the dataset releases under the data root")
-    actions = cmd.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions = cmd.add_subparsers(dest="action", required=True, metavar="ACTION", help="what to do")
     check = actions.add_parser(
         "check",
         help="check datasets on disk (sizes, classes, labels, sample images)",

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from rich.markup import escape
 from rich.table import Table
 
-from bench.commands.common import load_settings, out
+from bench.commands.common import add_device_arguments, load_settings, out
 from bench.errors import BenchError
 
 if TYPE_CHECKING:  # torch and timm load only when the command runs
@@ -47,13 +47,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     cmd.add_argument("--epochs", type=int, help="its training budget (default: the epoch in the file's meta)")
     cmd.add_argument("--stem", choices=["auto", "cifar", "imagenet"], default="auto", help="ResNet stem")
     cmd.add_argument("--image-size", type=int, help="test resolution (default: the dataset's)")
-    cmd.add_argument("--batch-size", type=int, default=200)
+    cmd.add_argument(
+        "--batch-size", type=int, default=200, help="evaluation batch size (default: %(default)s)"
+    )
     cmd.add_argument(
         "--tolerance", type=float, help="exit 1 if more than this many points below the published value"
     )
     cmd.add_argument("--data-root", help="folder with the dataset releases (overrides bench.toml)")
-    cmd.add_argument("--device", choices=["auto", "cpu", "cuda"])
-    cmd.add_argument("--precision", choices=["auto", "fp32", "bf16"])
+    add_device_arguments(cmd)
     cmd.set_defaults(func=run)
 
 

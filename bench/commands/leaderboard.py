@@ -16,9 +16,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bench.report.terminal import render
     from bench.runner import write_leaderboard
 
     md, csv_path, figures = write_leaderboard(load_suite(args), load_settings(args))
-    out.print(md.read_text(), markup=False)
+    for block in render(md.read_text()):  # the Markdown file stays as written; styled tables here
+        out.print(block)
     out.print(f"written: {md}, {csv_path}, " + ", ".join(map(str, figures)), markup=False)
     return 0

@@ -11,7 +11,7 @@ from bench.commands.common import out
 
 def register(sub: argparse._SubParsersAction) -> None:
     cmd = sub.add_parser("ls", help="list registered methods, backbones or datasets")
-    cmd.add_argument("kind", choices=["methods", "backbones", "datasets"])
+    cmd.add_argument("kind", choices=["methods", "backbones", "datasets"], help="what to list")
     cmd.set_defaults(func=run)
 
 

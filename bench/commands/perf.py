@@ -13,8 +13,9 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from bench.commands.common import err, load_settings, out
+from bench.commands.common import add_device_arguments, err, load_settings, out
 from bench.errors import BenchError
+from bench.text import plural
 
 DEFAULTS = {"backbone": "resnet18", "dataset": "synthetic", "image_size": 32, "batch_size": 16}
 DATA_BLOCKS = (5, 4096, 5)  # data path: warm-up batches, images per block (whole batches), blocks
@@ -43,8 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="image side in px (default: 32 on the synthetic data, CIFAR's size; else the dataset's own)",
     )
     cmd.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"], help="(default: %(default)s)")
-    cmd.add_argument("--device", choices=["auto", "cpu", "cuda"], help="override bench.toml's device")
-    cmd.add_argument("--precision", choices=["auto", "fp32", "bf16"], help="override bench.toml's precision")
+    add_device_arguments(cmd)
     cmd.add_argument(
         "--compile",
         action="store_true",
@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     )
     load_before = timing.loadavg()
     out.print(
-        f"bench perf: {len(methods)} methods, {escape(args.backbone)} on {escape(spec.name)} at {image_size} px, "
+        f"bench perf: {plural(len(methods), 'method')}, {escape(args.backbone)} on {escape(spec.name)} at {image_size} px, "
         f"batch {args.batch_size}, {escape(rt.describe())}; {args.warmup} warm-up + {args.steps} timed steps each"
     )
     rows = steps.measure(methods, setup, args.warmup, args.steps)
@@ -188,16 +188,12 @@ def run(args: argparse.Namespace) -> int:
 
 def _eval_model(setup):
     """A freshly initialised network for the evaluation figure (compiled if the run compiles)."""
-    import torch
-
-    from bench.models.backbones import build_backbone
+    from bench import build
     from bench.runtime import compile_model
 
-    torch.manual_seed(setup.seed)
-    model = build_backbone(
-        setup.backbone, num_classes=setup.dataset.num_classes, image_size=setup.images.shape[-1]
+    model = build.model(
+        setup.job("vanilla"), setup.dataset, device=setup.rt.device, memory_format=setup.rt.memory_format
     )
-    model = model.to(setup.rt.device, memory_format=setup.rt.memory_format)
     if setup.rt.compile:
         compile_model(model, warn=lambda message: setup.warn(f"evaluation: {message}"))
     return model

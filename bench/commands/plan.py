@@ -8,6 +8,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from bench.commands.common import add_suite_arguments, load_settings, load_suite, out
+from bench.text import assignments, number, plural
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     finished, _ = split_finished(jobs, settings)
     done = {j.id for j in finished}
     table = Table(
-        title=f"{suite.name}: {len(jobs)} jobs"
+        title=f"{suite.name}: {plural(len(jobs), 'job')}"
         + (f" at scale {suite.scale:g}" if suite.scale < 1 else "")
         + (f", slice {suite.slice_text}" if suite.only else "")
     )
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     ):
         table.add_column(column)
     for j in jobs:
-        params = ", ".join(f"{k}={v}" for k, v in j.params.items())
+        params = assignments(j.params)
         table.add_row(
             j.dataset,
             j.backbone,
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
             str(j.seed),
             str(j.recipe.epochs),
             str(j.recipe.batch_size),
-            f"{j.recipe.optimizer.lr:g}",
+            number(j.recipe.optimizer.lr),
             str(j.recipe.image_size),
             params,
             j.id[:8],
@@ -65,8 +66,9 @@ def run(args: argparse.Namespace) -> int:
     if product != len(jobs) and not suite.only:  # say why the matrix is smaller than the axes
         sliced = f" (include/exclude keep {len(jobs)} of the {product} combinations)"
     out.print(
-        f"{len(axes.methods)} methods × {len(axes.backbones)} backbones × {len(axes.datasets)} datasets × "
-        f"{len(axes.seeds)} seeds → {len(jobs)} jobs{sliced}: {len(finished)} finished, "
+        f"{plural(len(axes.methods), 'method')} × {plural(len(axes.backbones), 'backbone')} × "
+        f"{plural(len(axes.datasets), 'dataset')} × {plural(len(axes.seeds), 'seed')} → "
+        f"{plural(len(jobs), 'job')}{sliced}: {len(finished)} finished, "
         f"{len(jobs) - len(finished)} pending"
     )
     _pretrained_note(jobs, settings)

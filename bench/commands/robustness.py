@@ -18,9 +18,10 @@ from typing import Any, Literal, get_args, get_origin
 
 from rich.markup import escape
 
-from bench.commands.common import err, load_settings, out
+from bench.commands.common import add_device_arguments, err, load_settings, out
 from bench.errors import BenchError
 from bench.schema import fields_of
+from bench.text import plural
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -69,8 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     run_on.add_argument(
         "--data-root", help="folder with the dataset releases (overrides bench.toml and BENCH_DATA_ROOT)"
     )
-    run_on.add_argument("--device", choices=["auto", "cpu", "cuda"])
-    run_on.add_argument("--precision", choices=["auto", "fp32", "bf16"])
+    add_device_arguments(run_on)
     cmd.set_defaults(func=run)
 
 
@@ -243,17 +243,20 @@ def evaluate_and_report(
     from bench.report import robustness as report
 
     out.print(
-        f"robustness ({', '.join(config.evaluators)}) of {len(entries)} runs, "
+        f"robustness ({', '.join(config.evaluators)}) of {plural(len(entries), 'run')}, "
         f"executor {executor or settings.run.executor}"
     )
     summary = evaluate_runs(
         entries, config, settings, EvaluationEvents(len(entries)), executor=executor, force=force
     )
     if summary.stored:
-        out.print(f"{len(summary.stored)} runs already hold every evaluation asked for")
+        held = plural(len(summary.stored), "run")
+        out.print(
+            f"{held} already {'holds' if len(summary.stored) == 1 else 'hold'} every evaluation asked for"
+        )
     if summary.submitted:
         out.print(
-            f"{len(summary.tasks)} evaluations submitted; once they have run, the same command writes "
+            f"{plural(len(summary.tasks), 'evaluation')} submitted; once they have run, the same command writes "
             "the report from what they stored (and submits nothing more)"
         )
     failures = summary.failures

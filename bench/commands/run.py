@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 
-from bench.commands.common import add_suite_arguments, err, load_settings, load_suite, out
+from bench.commands.common import (
+    add_device_arguments,
+    add_suite_arguments,
+    err,
+    load_settings,
+    load_suite,
+    out,
+)
+from bench.text import plural
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,8 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     cmd.add_argument(
         "--executor", choices=["inline", "local", "slurm"], help="override bench.toml's executor"
     )
-    cmd.add_argument("--device", choices=["auto", "cpu", "cuda"])
-    cmd.add_argument("--precision", choices=["auto", "fp32", "bf16"])
+    add_device_arguments(cmd)
     cmd.add_argument("--workers", type=int, help="local executor: CPU worker processes")
     cmd.add_argument(
         "--compile", action="store_true", default=None, help="torch.compile the model (falls back to eager)"
@@ -33,39 +41,35 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 class Progress:
-    """Progress for `bench run`: a live bar on a terminal, one line per finished job either way."""
+    """Progress for `bench run`: a bar over the suite's epochs with an ETA (a live bar on a
+    terminal, a line every few seconds in a log), and one line per finished job either way."""
 
     def __init__(self, jobs: list[Any], console: Console) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
-        from rich.progress import Progress as RichProgress
-
         self.console = console
         self.total = len(jobs)
         self.done = 0
-        self.progress = RichProgress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            disable=not console.is_terminal,
-        )
-        self.task = self.progress.add_task("epochs", total=sum(j.recipe.epochs for j in jobs))
+        self.epochs = sum(j.recipe.epochs for j in jobs)
         self.running: dict[str, str] = {}
+        self._stack = contextlib.ExitStack()
+        self.bar: Any = None
 
     def __enter__(self) -> Progress:
-        self.progress.__enter__()
+        from bench.progress import progress
+
+        if self.epochs:  # nothing to train: no bar
+            self.bar = self._stack.enter_context(progress("epochs", total=self.epochs, console=self.console))
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self.progress.__exit__(*exc)
+        self._stack.__exit__(*exc)
 
     def started(self, job: Any) -> None:
         self.running[job.id] = f"{job.method}/{job.backbone}/{job.dataset}/s{job.seed}"
         self._describe()
 
     def epoch(self, job: Any, epoch: int) -> None:
-        self.progress.advance(self.task)
+        if self.bar is not None:
+            self.bar.advance()
 
     def finished(self, job: Any, record: dict[str, Any]) -> None:
         self.done += 1
@@ -79,7 +83,9 @@ class Progress:
         else:
             status = f"[red]error[/] {escape(str(record.get('error', '')).splitlines()[0])}"
         wall = record.get("wall_seconds", 0)
-        self.console.print(f"\\[{self.done}/{self.total}] {escape(name)}: {status} ({wall:.1f} s)")
+        self.console.print(
+            f"\\[{self.done}/{self.total}] {escape(name)}: {status} ({wall:.1f} s){self._eta()}"
+        )
         self._describe()
 
     def skipped(self, job: Any, reason: str) -> None:
@@ -93,8 +99,16 @@ class Progress:
     def info(self, message: str) -> None:
         self.console.print(message)
 
+    def _eta(self) -> str:
+        from bench.progress import clock
+
+        left = self.bar.remaining() if self.bar is not None and self.done < self.total else None
+        return f"; suite ETA {clock(left)}" if left is not None else ""
+
     def _describe(self) -> None:
-        self.progress.update(self.task, description=f"{len(self.running)} running")
+        if self.bar is not None:
+            running = len(self.running)
+            self.bar.describe(f"epochs ({plural(running, 'job')} running)" if running else "epochs")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -109,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         else ""
     )
     out.print(
-        f"suite [bold]{escape(suite.name)}[/] ({escape(suite.path)}): {len(jobs)} jobs{scale}, "
+        f"suite [bold]{escape(suite.name)}[/] ({escape(suite.path)}): {plural(len(jobs), 'job')}{scale}, "
         f"executor {args.executor or settings.run.executor}, runs in {escape(str(settings.runs_root))}"
     )
     _, pending = split_finished(jobs, settings)
@@ -122,13 +136,15 @@ def run(args: argparse.Namespace) -> int:
             f"`bench leaderboard {escape(suite.path)}` writes the tables"
         )
         return 0
-    elsewhere = f", {len(summary.elsewhere)} left to another process" if summary.elsewhere else ""
+    elsewhere = (
+        f", {plural(len(summary.elsewhere), 'job')} left to another process" if summary.elsewhere else ""
+    )
     out.print(
         f"{len(summary.skipped)} already finished, {len(summary.records)} run in {summary.seconds:.1f} s, "
         f"{len(summary.failed)} failed{elsewhere}"
     )
     md, csv_path, figures = write_leaderboard(suite, settings)
-    out.print(f"leaderboard: {escape(str(md))}, {escape(str(csv_path))} and {len(figures)} figures")
+    out.print(f"leaderboard: {escape(str(md))}, {escape(str(csv_path))} and {plural(len(figures), 'figure')}")
     for record in summary.failed:
         err.print(f"[red]failed[/] {escape(str(record.get('label')))}: {escape(str(record.get('error')))}")
     robustness_failed = _robustness(suite, settings, jobs, args.executor)

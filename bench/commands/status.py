@@ -13,6 +13,7 @@ from rich.table import Table
 
 from bench.commands.common import add_suite_arguments, load_settings, load_suite, out
 from bench.status import STATES
+from bench.text import plural
 
 STYLE = {"done": "green", "running": "cyan", "error": "red", "queued": "blue", "interrupted": "yellow"}
 
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     states = suite_states(expand(suite), settings.runs_root)
     shown = [s for s in states if not args.state or s.state in args.state]
     folder = settings.runs_root / suite.name
-    table = Table(title=f"{suite.name}: {len(states)} jobs; logs under {os.path.relpath(folder)}/")
+    table = Table(title=f"{suite.name}: {plural(len(states), 'job')}; logs under {os.path.relpath(folder)}/")
     for column in ("state", "method", "backbone", "dataset", "seed", "epochs", "detail"):
         table.add_column(column)
     table.add_column("log", no_wrap=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 from bench.commands.common import load_settings, out
 
 DEFAULT_OUT = "reports/figures/mixed.png"
+TRAIN_BATCH = 32  # images per step when the figure's classifier is trained
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,7 +40,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="1",
         help="Beta(alpha, alpha) for every method's lambda in the figure, or 'default' for each method's own",
     )
-    cmd.add_argument("--split", choices=["train", "test"], default="test")
+    cmd.add_argument(
+        "--split",
+        choices=["train", "test"],
+        default="test",
+        help="with --dataset: the split the pairs come from (default: test)",
+    )
     cmd.add_argument("--seed", type=int, default=0, help="picks the pairs and seeds every method's draws")
     cmd.add_argument("--backbone", default="tiny_resnet", help="the model for model-guided methods")
     cmd.add_argument(
@@ -98,55 +104,14 @@ def draw(
     data_root: Path = Path("data"),
 ) -> Path:
     """Mix `samples` fixed pairs of `dataset` images with every method and save the grid to `out`."""
-    import copy
-    import dataclasses
-
-    import torch
-
     from bench import registry
-    from bench.errors import BenchError
-    from bench.methods.learned import LearnedMix
 
-    names = methods if methods is not None else [m for m in registry.METHODS if m != "vanilla"]
-    if not names:
-        raise BenchError("--methods: name at least one method")
     spec = registry.get("datasets", dataset).load()
     size = image_size or (64 if spec.image_size < 32 else spec.image_size)
-    methods_ = []
-    for name in names:
-        cls = registry.get("methods", name).load()
-        fields = {f.name for f in dataclasses.fields(cls.Params)}
-        params = cls.Params(alpha=alpha) if alpha is not None and "alpha" in fields else cls.Params()
-        try:
-            cls.check_compatible(backbone=backbone, dataset=dataset, image_size=size, params=params)
-        except ValueError as exc:
-            raise BenchError(f"{name} cannot be shown at {size} px with {backbone}: {exc}") from None
-        methods_.append((name, cls, params))
-
+    jobs = _jobs(methods, spec, size, backbone, alpha, train_steps, seed)
     images, labels = _pairs(spec, data_root, split, size, samples, seed)
-    model, trained = _model(spec, data_root, backbone, size, train_steps, seed)
-    rows = []
-    for name, cls, params in methods_:
-        method = _method(cls, params, spec, size, backbone, seed)
-        net = model
-        if issubclass(cls, LearnedMix) and train_steps:  # train the Mix Block with a copy of the classifier
-            net = copy.deepcopy(model)
-            method.setup(net)
-            loss = lambda x, y, m=method, n=net: m.loss(n, x, y)[0]  # noqa: E731
-            _train(
-                net, loss, method.param_groups(), spec, data_root, size, train_steps, seed, method.after_step
-            )
-        else:
-            method.setup(net)
-        cells = []
-        for i in range(samples):  # one pair per call: every column is an independent draw
-            pair = torch.stack([images[i], images[samples + i]])
-            with method.fixed_partners(torch.tensor([1, 0])):
-                preview = method.preview(net, pair, labels[[i, samples + i]])
-            cells.append((preview.images[0], preview.sources[0], preview.weights[0], preview.note))
-        rows.append((name, cells))
-    guided = [n for n in names if n in ("puzzlemix", "manifoldmix", "automix", "adautomix")]
-    learned = [name for name, cls, _ in methods_ if issubclass(cls, LearnedMix)]
+    model = _model(jobs[0], spec, data_root, train_steps)
+    rows = [(job.method, _mixed(job, spec, model, images, labels, data_root, train_steps)) for job in jobs]
     notes = [f"{dataset} {split} images at {size} px, seed {seed}"]
     notes.append(
         "lambda ~ Beta(1, 1) for every method"
@@ -155,10 +120,81 @@ def draw(
         if alpha
         else "each method's default alpha"
     )
+    notes += _model_notes(jobs, dataset, backbone, train_steps)
+    _save(out, spec, images, samples, rows, "; ".join(notes))
+    return out
+
+
+def _jobs(methods, spec, size: int, backbone: str, alpha, train_steps: int, seed: int) -> list:
+    """One job per method (alpha set where the method has one), each checked against the backbone."""
+    import dataclasses
+
+    from bench import build, registry
+    from bench.errors import BenchError
+
+    names = methods if methods is not None else [m for m in registry.METHODS if m != "vanilla"]
+    if not names:
+        raise BenchError("--methods: name at least one method")
+    recipe = _recipe(size)
+    jobs = []
+    for name in names:
+        cls = registry.get("methods", name).load()
+        fields = {f.name for f in dataclasses.fields(cls.Params)}
+        params = {"alpha": alpha} if alpha is not None and "alpha" in fields else {}
+        try:
+            cls.check_compatible(
+                backbone=backbone, dataset=spec.name, image_size=size, params=cls.Params(**params)
+            )
+        except ValueError as exc:
+            raise BenchError(f"{name} cannot be shown at {size} px with {backbone}: {exc}") from None
+        jobs.append(
+            build.job_for(name, backbone=backbone, dataset=spec.name, recipe=recipe, seed=seed, params=params)
+        )
+    return jobs
+
+
+def _mixed(job, spec, model, images, labels, data_root: Path, train_steps: int) -> list:
+    """The method's mix of each pair (A_i, B_i): (image, sources, label weights, note) per column.
+    A learned method first trains its Mix Block with a copy of the classifier."""
+    import copy
+
+    import torch
+
+    from bench import build
+
+    learned = _is_learned(job)
+    net = copy.deepcopy(model) if learned and train_steps else model
+    built = build.build(job, spec, steps_per_epoch=max(1, train_steps), net=net)
+    if learned and train_steps:
+        _train(built, spec, data_root, train_steps, job.seed)
+    samples = len(images) // 2
+    cells = []
+    for i in range(samples):  # one pair per call: every column is an independent draw
+        pair = torch.stack([images[i], images[samples + i]])
+        with built.method.fixed_partners(torch.tensor([1, 0])):
+            preview = built.method.preview(net, pair, labels[[i, samples + i]])
+        cells.append((preview.images[0], preview.sources[0], preview.weights[0], preview.note))
+    return cells
+
+
+def _is_learned(job) -> bool:
+    from bench import registry
+    from bench.methods.base import Kind
+
+    return registry.get("methods", job.method_name).load().kind is Kind.LEARNED
+
+
+def _model_notes(jobs, dataset: str, backbone: str, train_steps: int) -> list[str]:
+    """What the caption says about the network the model-guided methods read."""
+    from bench import registry
+
+    guided = [j.method for j in jobs if registry.get("methods", j.method_name).load().kind.uses_model]
+    learned = [j.method for j in jobs if _is_learned(j)]
+    notes = []
     if guided:
         model_note = (
-            f"trained for {trained} vanilla SGD steps on {dataset}"
-            if trained
+            f"trained for {train_steps} vanilla SGD steps on {dataset}"
+            if train_steps
             else "freshly initialised (untrained)"
         )
         verb = "uses" if len(guided) == 1 else "use"
@@ -169,8 +205,7 @@ def draw(
             if train_steps
             else f"{', '.join(learned)}: Mix Block untrained (near-uniform masks)"
         )
-    _save(out, spec, images, samples, rows, "; ".join(notes))
-    return out
+    return notes
 
 
 def _pairs(spec, data_root: Path, split: str, size: int, samples: int, seed: int):
@@ -209,75 +244,66 @@ def _pairs(spec, data_root: Path, split: str, size: int, samples: int, seed: int
     return (pixels - mean) / std, data.labels[index]
 
 
-def _model(spec, data_root: Path, backbone: str, size: int, steps: int, seed: int):
-    """The backbone for model-guided methods: trained for `steps` vanilla steps (0: untrained)."""
-    import torch
-    import torch.nn.functional as F
+def _recipe(size: int):
+    """The figure's training recipe: plain SGD at a constant lr on flipped images."""
+    from bench.recipe import Optimizer, Recipe, Schedule
 
-    from bench.models.backbones import build_backbone
+    return Recipe(
+        epochs=1,
+        batch_size=TRAIN_BATCH,
+        image_size=size,
+        optimizer=Optimizer(lr=0.05, momentum=0.9, weight_decay=5e-4),
+        schedule=Schedule(name="constant"),
+        augmentation="flip",
+    )
 
-    torch.manual_seed(seed)
-    model = build_backbone(backbone, num_classes=spec.num_classes, image_size=size)
+
+def _model(job, spec, data_root: Path, steps: int):
+    """The backbone for model-guided methods, built for `job` (its backbone and seed) and trained
+    for `steps` vanilla steps (0: untrained)."""
+    from bench import build
+
+    vanilla = build.job_for(
+        "vanilla", backbone=job.backbone, dataset=job.dataset, recipe=job.recipe, seed=job.seed
+    )
+    built = build.build(vanilla, spec, steps_per_epoch=max(1, steps))
     if steps:
-        _train(model, lambda x, y: F.cross_entropy(model(x), y), [], spec, data_root, size, steps, seed)
-    return model.train(), steps
+        _train(built, spec, data_root, steps, job.seed)
+    return built.model.train()
 
 
-def _train(
-    model, loss_fn, extra_groups, spec, data_root: Path, size: int, steps: int, seed: int, after=None
-) -> None:
-    """`steps` SGD steps of `loss_fn(images, labels)` on the training split (flip only), calling
-    `after(model)` after each (a learned method's EMA update)."""
+def _train(built, spec, data_root: Path, steps: int, seed: int) -> None:
+    """`steps` steps of the built method's loss and optimizer on the training split (flip only),
+    calling its `after_step` after each (a learned method's EMA update)."""
     import torch
     import torch.nn.functional as F
 
     from bench.data.pipeline import make_loader
 
+    model, method, optimizer = built.model, built.method, built.optimizer
+    size = method.ctx.image_size
     loader = make_loader(
         spec,
         spec.load(data_root, "train", size),
         "flip",
         size,
-        32,
+        TRAIN_BATCH,
         torch.device("cpu"),
         generator=torch.Generator().manual_seed(seed),
     )
-    groups = [{"params": list(model.parameters())}, *extra_groups]
-    optimizer = torch.optim.SGD(groups, lr=0.05, momentum=0.9, weight_decay=5e-4)
     done = 0
     while done < steps:
         for x, y in loader:
             if x.shape[-1] != size:
                 x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
-            loss = loss_fn(x, y)
+            loss = method.loss(model, x, y)[0]
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            if after is not None:
-                after(model)
+            method.after_step(model)
             done += 1
             if done == steps:
                 return
-
-
-def _method(cls, params, spec, size: int, backbone: str, seed: int):
-    import torch
-
-    from bench.methods.base import MethodContext
-
-    ctx = MethodContext(
-        num_classes=spec.num_classes,
-        image_size=size,
-        label_smoothing=0.0,
-        generator=torch.Generator().manual_seed(seed),
-        device=torch.device("cpu"),
-        steps_per_epoch=1,
-        total_steps=1,
-        backbone=backbone,
-        mean=spec.mean,
-        std=spec.std,
-    )
-    return cls(params, ctx)
 
 
 def _save(out: Path, spec, images, samples: int, rows, caption: str) -> None:

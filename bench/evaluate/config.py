@@ -181,7 +181,7 @@ EVALUATORS: dict[str, Evaluator] = {
             "clean",
             CleanSettings,
             "bench.evaluate.clean:evaluate",
-            (Column("clean", "Clean Acc ↑", "top1", True, "top1_clean", paper=True),),
+            (Column("clean", "Clean Acc ↑", "top1", True, "top1", paper=True),),
             "top-1 on the test split (always evaluated)",
         ),
         Evaluator(
@@ -193,7 +193,7 @@ EVALUATORS: dict[str, Evaluator] = {
                 Column("cacc15", "Corr. Acc 15 ↑", "cacc15", True),
             ),
             "top-1 on the corrupted test set, every corruption and severity",
-            version=2,  # = bench.data.corruptions.GENERATION_SCHEME: generated images changed
+            version=2,  # = bench.data.corruptions_generated.GENERATION_SCHEME (tested)
         ),
         Evaluator(
             "fgsm",
@@ -207,21 +207,21 @@ EVALUATORS: dict[str, Evaluator] = {
             "pgd",
             PgdSettings,
             "bench.evaluate.adversarial:evaluate_pgd",
-            (Column("pgd", "PGD Error ↓", "error", False, "pgd_error"),),
+            (Column("pgd", "PGD Error ↓", "error", False),),
             "PGD error",
         ),
         Evaluator(
             "autoattack",
             AutoAttackSettings,
             "bench.evaluate.adversarial:evaluate_autoattack",
-            (Column("autoattack", "AutoAttack Error ↓", "error", False, "autoattack_error"),),
+            (Column("autoattack", "AutoAttack Error ↓", "error", False),),
             "AutoAttack error (reference implementation, pyautoattack)",
         ),
         Evaluator(
             "ece",
             EceSettings,
             "bench.evaluate.calibration:evaluate",
-            (Column("ece", "ECE ↓", "ece", False, "ece"),),
+            (Column("ece", "ECE ↓", "ece", False),),
             "expected calibration error and a reliability diagram per run",
             ECE_CONVENTION,
         ),
@@ -229,7 +229,7 @@ EVALUATORS: dict[str, Evaluator] = {
             "occlusion",
             OcclusionSettings,
             "bench.evaluate.occlusion:evaluate",
-            (Column("occlusion", "Occlusion AUC ↑", "auc", True, "occlusion_auc"),),
+            (Column("occlusion", "Occlusion AUC ↑", "auc", True),),
             "top-1 as growing shares of square patches are occluded (AdAutoMix's occlusion test), "
             "its curve and the area under it",
         ),

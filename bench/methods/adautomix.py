@@ -69,7 +69,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.methods import sampling
-from bench.methods.base import Preview
+from bench.methods.base import Paper, Preview
 from bench.methods.learned import (
     PREVIEW_NOTE,
     BatchNormReplay,
@@ -163,8 +163,7 @@ class CrossAttentionMixBlock(nn.Module):
 
 
 class AdAutoMix(LearnedMix):
-    name = "adautomix"
-    paper = "Qin et al., Adversarial AutoMixup, ICLR 2024, arXiv 2312.11954"
+    paper = Paper("Qin et al., Adversarial AutoMixup, ICLR 2024", "2312.11954")
     Params = AdAutoMixParams
 
     def __init__(self, params: AdAutoMixParams, ctx) -> None:
@@ -184,6 +183,13 @@ class AdAutoMix(LearnedMix):
 
     def get_extra_state(self) -> dict[str, Any]:
         return {**super().get_extra_state(), "upsample": self.upsample_mode}
+
+    def classifier_passes(
+        self, model: nn.Module, images: torch.Tensor, mixed: torch.Tensor
+    ) -> dict[str, tuple]:
+        """AdAutoMix's classifier also trains on the plain (linear) mixup of the batch."""
+        clean, generated = super().classifier_passes(model, images, mixed).items()
+        return dict([clean, ("classifier fwd+bwd, linear mix", (mixed, self.head_mix)), generated])
 
     def set_extra_state(self, state: dict[str, Any]) -> None:
         super().set_extra_state(state)

@@ -51,7 +51,7 @@ import torch
 from torch import nn
 
 from bench.methods import sampling
-from bench.methods.base import Method, Preview
+from bench.methods.base import Kind, Method, Paper, Preview
 from bench.methods.targets import mix_targets, soft_cross_entropy
 from bench.runtime import to_device
 
@@ -118,8 +118,12 @@ def frozen_batchnorm_statistics(model: nn.Module) -> Iterator[None]:
 
 
 class AOM(Method):
-    name = "aom"
-    paper = "Bunk et al., Adversarially Optimized Mixup for Robust Classification, arXiv 2103.11589 (reconstructed)"
+    paper = Paper(
+        "Bunk et al., Adversarially Optimized Mixup for Robust Classification, 2021 (reconstructed from the abstract)",
+        "2103.11589",
+    )
+    kind = Kind.ADVERSARIAL
+    cost_target = 4.1  # 3 PGD steps (its default)
     Params = AOMParams
 
     def _pixel_scale(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -51,7 +51,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.methods import sampling
-from bench.methods.base import Preview
+from bench.methods.base import Paper, Preview
 from bench.methods.learned import (
     PREVIEW_NOTE,
     LearnedMix,
@@ -121,8 +121,9 @@ class PixelMixBlock(nn.Module):
 
 
 class AutoMix(LearnedMix):
-    name = "automix"
-    paper = "Liu et al., AutoMix: Unveiling the Power of Mixup, ECCV 2022, arXiv 2103.13027"
+    paper = Paper(
+        "Liu et al., AutoMix: Unveiling the Power of Mixup for Stronger Classifiers, ECCV 2022", "2103.13027"
+    )
     Params = AutoMixParams
 
     def __init__(self, params: AutoMixParams, ctx) -> None:

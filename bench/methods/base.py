@@ -12,7 +12,16 @@ adversarial mixup runs PGD. So the interface sits at the level of a batch's loss
 * `after_step(model)`: state updates such as the EMA teacher;
 * `eval_models(model)`: the named networks whose accuracy is reported;
 * `preview(model, images, labels)`: the mixed images a training step would see, with their
-  sources and label weights, for `bench visualize` (no parameter changes).
+  sources and label weights, for `bench visualize` (no parameter changes);
+* `unavoidable_passes(model, images, labels, autocast)`: for methods whose cost is judged against
+  the network passes their step cannot avoid (AutoMix, AdAutoMix), each such pass as a callable
+  that `bench perf` times on its own.
+
+Everything the rest of the code asks about a method is a class attribute here, next to its code:
+its `paper` (citation and arXiv id), its `kind` (how it mixes, which decides the invariants its
+tests check and whether it needs the classifier to mix), whether its label weights are the mix's
+shares (`share_labels`), its `cost_target` for `bench perf`, its reported `networks`. The
+registry (bench/registry.py) gives its name, once.
 
 State that must survive a resume (iteration counters, momentum schedules) lives in buffers or
 submodules, so the checkpoint's `method` state dict restores it exactly.
@@ -26,7 +35,8 @@ on the model (PuzzleMix's input-gradient saliency) inherit `GuidedMix` and imple
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import enum
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -67,11 +77,49 @@ class NoParams:
     """For methods without hyperparameters."""
 
 
+@dataclass(frozen=True)
+class Paper:
+    """Where a method comes from: `cite` (authors, title, venue and year) and its arXiv id ("" for
+    papers without one)."""
+
+    cite: str
+    arxiv: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.cite}, arXiv {self.arxiv}" if self.arxiv else self.cite
+
+
+class Kind(enum.Enum):
+    """How a method mixes. The invariant tests check each kind for what it promises, and the kinds
+    that read the classifier to decide the mix are drawn with a (briefly trained) network by
+    `bench visualize`."""
+
+    NONE = "no mixing"
+    INPUT = "input mix"  # lambda, boxes and masks drawn blind to the classifier (MixUp, CutMix, ...)
+    GUIDED = "guided"  # the mask or the label weights come from the classifier (PuzzleMix, SnapMix)
+    FEATURE = "feature mix"  # hidden features mixed inside the classifier (ManifoldMix)
+    LEARNED = "learned"  # a generator trained with the classifier (AutoMix, AdAutoMix)
+    ADVERSARIAL = "adversarial"  # the mix is optimised against the classifier (AOM)
+
+    @property
+    def uses_model(self) -> bool:
+        """The mix depends on the classifier (its gradients, features or predictions)."""
+        return self not in (Kind.NONE, Kind.INPUT)
+
+
 class Method(nn.Module):
     """Base class: subclasses set the class attributes and implement `loss`."""
 
-    name: ClassVar[str]
-    paper: ClassVar[str] = ""  # citation with arXiv id, shown by `bench ls methods`
+    paper: ClassVar[Paper]  # shown by `bench ls methods` and docs/methods.md
+    kind: ClassVar[Kind]
+    # True when each mixed sample's label weights are the shares of its sources in the mix (the
+    # pixel share for input mixers), so they sum to 1; False when they are measured otherwise
+    # (SnapMix: the share of each source's class activation map that survives the cut).
+    share_labels: ClassVar[bool] = True
+    # The per-step cost `bench perf` holds the method to: the most its training step may take, as a
+    # ratio to vanilla's step, or, for a method with `unavoidable_passes`, to the sum of those passes.
+    # None: no target (vanilla, the reference).
+    cost_target: ClassVar[float | None] = None
     version: ClassVar[int] = 1  # bump when the method's semantics change: old results stop matching
     Params: ClassVar[type] = NoParams
     networks: ClassVar[tuple[str, ...]] = ("online",)  # names returned by eval_models
@@ -113,6 +161,25 @@ class Method(nn.Module):
         index = torch.arange(images.shape[0], device=images.device)
         return Preview(images, index[:, None], torch.ones(images.shape[0], 1, device=images.device))
 
+    def unavoidable_passes(
+        self,
+        model: nn.Module,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        autocast: Callable[[], contextlib.AbstractContextManager],
+    ) -> dict[str, Callable[[], None]]:
+        """The network passes a training step of this method cannot avoid, by name, each a callable
+        on realistic inputs that runs one of them under `autocast()` (none by default). When a
+        method names them, `bench perf` times each on its own and holds the step to `cost_target`
+        times their sum; everything else in the step is overhead."""
+        return {}
+
+    @classmethod
+    def cost_basis(cls) -> str:
+        """What `cost_target` is a ratio to: "passes" for a method that names its unavoidable
+        passes, else "vanilla"."""
+        return "passes" if cls.unavoidable_passes is not Method.unavoidable_passes else "vanilla"
+
     def targets(self, labels: torch.Tensor) -> torch.Tensor:
         return one_hot(labels, self.ctx.num_classes, self.ctx.label_smoothing)
 
@@ -136,8 +203,9 @@ class Method(nn.Module):
 @dataclass
 class Preview:
     """Mixed images (normalised like the input), and for each one the batch indices of the images
-    it was mixed from (B, N) with their label weights (B, N), which sum to 1 per row. `note` says
-    what the images show when they are not the network's input (ManifoldMix mixes features)."""
+    it was mixed from (B, N) with their label weights (B, N), which sum to 1 per row for methods
+    with `share_labels`. `note` says what the images show when they are not the network's input
+    (ManifoldMix mixes features)."""
 
     images: torch.Tensor
     sources: torch.Tensor
@@ -190,6 +258,8 @@ def lam_from_mask(mask: torch.Tensor, batch: int) -> torch.Tensor:
 class InputMix(Method):
     """A method that mixes input images: subclasses implement `sample`."""
 
+    kind = Kind.INPUT
+
     def sample(self, images: torch.Tensor) -> MixSample:
         raise NotImplementedError
 
@@ -215,6 +285,8 @@ class InputMix(Method):
 class GuidedMix(Method):
     """A method that mixes input images with a mask computed from the model (e.g. from the input
     gradients, as PuzzleMix): subclasses implement `sample(model, images, labels)`."""
+
+    kind = Kind.GUIDED
 
     def sample(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> MixSample:
         raise NotImplementedError

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from bench.methods import sampling
-from bench.methods.base import InputMix, MixSample, lam_from_mask
+from bench.methods.base import InputMix, MixSample, Paper, lam_from_mask
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,11 @@ def box_mask(height: int, width: int, box: tuple[int, int, int, int], device: to
 
 
 class CutMix(InputMix):
-    name = "cutmix"
-    paper = "Yun et al., CutMix, ICCV 2019, arXiv 1905.04899"
+    paper = Paper(
+        "Yun et al., CutMix: Regularization Strategy to Train Strong Classifiers with Localizable Features, ICCV 2019",
+        "1905.04899",
+    )
+    cost_target = 1.03
     Params = CutMixParams
 
     def sample(self, images: torch.Tensor) -> MixSample:

@@ -30,7 +30,7 @@ from typing import Literal
 import torch
 
 from bench.methods import sampling
-from bench.methods.base import InputMix, MixSample, lam_from_mask
+from bench.methods.base import InputMix, MixSample, Paper, lam_from_mask
 from bench.runtime import to_device
 
 
@@ -76,8 +76,8 @@ def top_share_mask(image: torch.Tensor, lam: float, generator: torch.Generator) 
 
 
 class FMix(InputMix):
-    name = "fmix"
-    paper = "Harris et al., FMix: Enhancing Mixed Sample Data Augmentation, arXiv 2002.12047"
+    paper = Paper("Harris et al., FMix: Enhancing Mixed Sample Data Augmentation, 2020", "2002.12047")
+    cost_target = 1.03
     Params = FMixParams
 
     def sample(self, images: torch.Tensor) -> MixSample:

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 from bench.methods import sampling
-from bench.methods.base import InputMix, MixSample, lam_from_mask
+from bench.methods.base import InputMix, MixSample, Paper, lam_from_mask
 from bench.runtime import to_device
 
 
@@ -69,8 +69,10 @@ def grid_holes(height: int, width: int, lam: float, n_holes: int, hole_aspect: f
 
 
 class GridMix(InputMix):
-    name = "gridmix"
-    paper = "Baek et al., GridMix, Pattern Recognition 2021 (no arXiv); OpenMixup's GridMixup variant"
+    paper = Paper(
+        "Baek et al., GridMix: Strong regularization through local context mapping, Pattern Recognition 2021 (OpenMixup's GridMixup variant)"
+    )
+    cost_target = 1.03
     Params = GridMixParams
 
     @classmethod

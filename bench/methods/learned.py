@@ -33,9 +33,10 @@ head), `ema_mix` (k, mix head). The published numbers are the teacher's: the pri
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -47,7 +48,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from bench.errors import BenchError
 from bench.methods import sampling
-from bench.methods.base import Method
+from bench.methods.base import Kind, Method
+from bench.methods.targets import soft_cross_entropy
 from bench.models import features
 from bench.runtime import to_device
 
@@ -202,6 +204,8 @@ def normal_init_(module: nn.Module, generator: torch.Generator) -> None:
 class LearnedMix(Method):
     """Base of AutoMix and AdAutoMix: heads, EMA teacher, Mix Block plumbing, counters, networks."""
 
+    kind = Kind.LEARNED
+    cost_target = 1.10  # of the sum of the passes below: the Mix Block, mixing and EMA cost <= 10 %
     networks = ("online", "online_mix", "ema", "ema_mix")
     primary_network = "ema|ema_mix"
 
@@ -221,13 +225,14 @@ class LearnedMix(Method):
         fc = features.classifier(model)
         head_mix = nn.Linear(fc.in_features, fc.out_features)
         normal_init_(head_mix, self.ctx.generator)
-        block = self.build_block(features.Stage3.of(model).channels)
+        family = features.family_of(self.ctx.backbone)
+        block = self.build_block(features.Stage3.of(model, family).channels)
         normal_init_(block, self.ctx.generator)
         self.head_mix = head_mix.to(self.ctx.device)
         self.block = block.to(self.ctx.device)
         self.teacher = copy.deepcopy(model).requires_grad_(False)
         self.teacher_head_mix = copy.deepcopy(self.head_mix).requires_grad_(False)
-        self.teacher_stage3 = features.Stage3.of(self.teacher)
+        self.teacher_stage3 = features.Stage3.of(self.teacher, family)
         self.batchable = not batch_norms(model)
 
     # --- optimizer, EMA, checkpoint ------------------------------------------------------------
@@ -291,6 +296,55 @@ class LearnedMix(Method):
     def teacher_mix_logits(self, mixed: torch.Tensor) -> torch.Tensor:
         """The teacher's mix-head logits on generated mixes; gradients reach only the mixes."""
         return self.teacher_head_mix(features.pooled(self.teacher, mixed))
+
+    # --- what a step cannot avoid (timed by bench perf) -----------------------------------------
+
+    def classifier_passes(
+        self, model: nn.Module, images: torch.Tensor, mixed: torch.Tensor
+    ) -> dict[str, tuple]:
+        """The classifier's forward + backward passes of a step: (inputs, head) by name."""
+        return {
+            "classifier fwd+bwd, clean": (images, features.classifier(model)),
+            "classifier fwd+bwd, generated mix": (mixed, self.head_mix),
+        }
+
+    def unavoidable_passes(
+        self,
+        model: nn.Module,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        autocast: Callable[[], contextlib.AbstractContextManager],
+    ) -> dict[str, Callable[[], None]]:
+        """The teacher's forward for the stage-3 map; the classifier's forward + backward on each
+        batch of `classifier_passes`; the teacher's forward + backward to the generator's mix
+        (input gradient only). The mixes are a real generated mix, drawn without side effects."""
+        targets = self.targets(labels)
+        mixed = self.preview(model, images, labels).images.detach()
+
+        def teacher_clean() -> None:
+            with autocast():
+                self.teacher_clean(images)
+
+        def classifier(x: torch.Tensor, head: nn.Module) -> Callable[[], None]:
+            def run() -> None:
+                model.zero_grad(set_to_none=True)
+                with autocast():
+                    loss = soft_cross_entropy(head(features.pooled(model, x)), targets)
+                loss.backward()
+
+            return run
+
+        def teacher_to_generator() -> None:
+            x = mixed.clone().requires_grad_(True)
+            with autocast():
+                loss = soft_cross_entropy(self.teacher_mix_logits(x), targets)
+            loss.backward()
+
+        passes = {"teacher forward (stage-3 map)": teacher_clean}
+        for label, (x, head) in self.classifier_passes(model, images, mixed).items():
+            passes[label] = classifier(x, head)
+        passes["teacher fwd+bwd to the generator"] = teacher_to_generator
+        return passes
 
     def online_pooled(self, model: nn.Module, batches: list[torch.Tensor]) -> list[torch.Tensor]:
         """Pooled features of the online network for each batch, in the released code's order."""

@@ -22,13 +22,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from bench import registry
 from bench.errors import BenchError
 from bench.methods import sampling
-from bench.methods.base import Method, Preview
+from bench.methods.base import Kind, Method, Paper, Preview
 from bench.methods.targets import mix_targets, soft_cross_entropy
-
-# Backbones whose residual stages are the modules layer1..layer4 (timm's ResNet family).
-RESNET_FAMILY = ("tiny_resnet", "resnet18", "resnet34", "resnet50", "resnet101", "resnext50_32x4d")
 
 
 @dataclass(frozen=True)
@@ -50,16 +48,24 @@ class ManifoldMixParams:
 
 
 class ManifoldMix(Method):
-    name = "manifoldmix"
-    paper = "Verma et al., Manifold Mixup, ICML 2019, arXiv 1806.05236"
+    paper = Paper(
+        "Verma et al., Manifold Mixup: Better Representations by Interpolating Hidden States, ICML 2019",
+        "1806.05236",
+    )
+    kind = Kind.FEATURE
+    cost_target = 1.05
     Params = ManifoldMixParams
 
     @classmethod
     def check_compatible(cls, *, backbone: str, dataset: str, image_size: int, params: Any = None) -> None:
-        if backbone not in RESNET_FAMILY:
+        family = registry.family(backbone)
+        if family is None or not family.residual_stages:
+            able = [
+                name for name in registry.BACKBONES if getattr(registry.family(name), "residual_stages", 0)
+            ]
             raise ValueError(
                 f"it mixes the outputs of the residual stages layer1..layer3, which only ResNet-style "
-                f"backbones have ({', '.join(RESNET_FAMILY)}); got {backbone}"
+                f"backbones have ({', '.join(able)}); got {backbone}"
             )
 
     def setup(self, model: nn.Module) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from bench.methods import sampling
-from bench.methods.base import InputMix, MixSample
+from bench.methods.base import InputMix, MixSample, Paper
 from bench.runtime import to_device
 
 
@@ -26,8 +26,8 @@ class MixUpParams:
 
 
 class MixUp(InputMix):
-    name = "mixup"
-    paper = "Zhang et al., mixup: Beyond Empirical Risk Minimization, ICLR 2018, arXiv 1710.09412"
+    paper = Paper("Zhang et al., mixup: Beyond Empirical Risk Minimization, ICLR 2018", "1710.09412")
+    cost_target = 1.03
     Params = MixUpParams
 
     def sample(self, images: torch.Tensor) -> MixSample:

@@ -41,7 +41,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.methods import sampling
-from bench.methods.base import GuidedMix, MixSample
+from bench.methods.base import GuidedMix, MixSample, Paper
 
 INSTALL_HINT = "pip install 'mixup-bench[puzzlemix]'  (or: pip install gco-wrapper)"
 
@@ -209,8 +209,11 @@ def transport(images: torch.Tensor, sources: torch.Tensor, m: int) -> torch.Tens
 
 
 class PuzzleMix(GuidedMix):
-    name = "puzzlemix"
-    paper = "Kim et al., Puzzle Mix, ICML 2020, arXiv 2009.06962"
+    paper = Paper(
+        "Kim et al., Puzzle Mix: Exploiting Saliency and Local Statistics for Optimal Mixup, ICML 2020",
+        "2009.06962",
+    )
+    cost_target = 2.3
     Params = PuzzleMixParams
 
     @classmethod

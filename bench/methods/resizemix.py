@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from bench.methods import sampling
-from bench.methods.base import InputMix, MixSample, lam_from_mask
+from bench.methods.base import InputMix, MixSample, Paper, lam_from_mask
 from bench.methods.cutmix import box_mask
 
 
@@ -38,8 +38,11 @@ class ResizeMixParams:
 
 
 class ResizeMix(InputMix):
-    name = "resizemix"
-    paper = "Qin et al., ResizeMix: Mixing Data with Preserved Object Information and True Labels, arXiv 2012.11101"
+    paper = Paper(
+        "Qin et al., ResizeMix: Mixing Data with Preserved Object Information and True Labels, 2020",
+        "2012.11101",
+    )
+    cost_target = 1.03
     Params = ResizeMixParams
 
     def sample(self, images: torch.Tensor) -> MixSample:

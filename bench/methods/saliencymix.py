@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import torch
 
 from bench.methods import sampling
-from bench.methods.base import InputMix, MixSample, lam_from_mask
+from bench.methods.base import InputMix, MixSample, Paper, lam_from_mask
 from bench.methods.cutmix import box_mask
 from bench.methods.fine_grained_saliency import fine_grained_saliency, peak
 
@@ -43,8 +43,11 @@ class SaliencyMixParams:
 
 
 class SaliencyMix(InputMix):
-    name = "saliencymix"
-    paper = "Uddin et al., SaliencyMix, ICLR 2021, arXiv 2006.01791"
+    paper = Paper(
+        "Uddin et al., SaliencyMix: A Saliency Guided Data Augmentation Strategy for Better Regularization, ICLR 2021",
+        "2006.01791",
+    )
+    cost_target = 1.10
     Params = SaliencyMixParams
 
     def saliency_peak(self, image: torch.Tensor) -> tuple[int, int]:

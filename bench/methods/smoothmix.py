@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 
 from bench.methods import sampling
-from bench.methods.base import InputMix, MixSample, lam_from_mask
+from bench.methods.base import InputMix, MixSample, Paper, lam_from_mask
 from bench.runtime import to_device
 
 
@@ -46,8 +46,10 @@ def gaussian_blob(height: int, width: int, cy: float, cx: float, sigma: float) -
 
 
 class SmoothMix(InputMix):
-    name = "smoothmix"
-    paper = "Lee et al., SmoothMix, CVPR Workshops 2020 (no arXiv)"
+    paper = Paper(
+        "Lee et al., SmoothMix: a Simple Yet Effective Data Augmentation to Train Robust Classifiers, CVPR Workshops 2020"
+    )
+    cost_target = 1.03
     Params = SmoothMixParams
 
     def sample(self, images: torch.Tensor) -> MixSample:

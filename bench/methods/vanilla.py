@@ -7,13 +7,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from bench.methods.base import Method
+from bench.methods.base import Kind, Method, Paper
 from bench.methods.targets import soft_cross_entropy
 
 
 class Vanilla(Method):
-    name = "vanilla"
-    paper = "no mixing (cross-entropy on clean images)"
+    paper = Paper("cross-entropy on clean images (empirical risk minimisation)")
+    kind = Kind.NONE
 
     def loss(
         self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor

@@ -1,7 +1,8 @@
 """Stage-3 feature maps and pooled features of a classifier, for the methods that read them.
 
 AutoMix and AdAutoMix build their masks from the stage-3 feature map of the EMA teacher (OpenMixup
-`out_indices=(2, 3)`: the first output). `Stage3` finds that map in a timm model:
+`out_indices=(2, 3)`: the first output). `Stage3` finds that map in a timm model, at the module its
+backbone's family names (`registry.FAMILIES`; each backbone entry names its family):
 
 | family | module tapped | map at the papers' sizes | upsampling factor |
 |---|---|---|---|
@@ -26,45 +27,37 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from timm.models.convnext import ConvNeXt
-from timm.models.resnet import ResNet
-from timm.models.swin_transformer import SwinTransformer
 from torch import nn
 
+from bench import registry
 from bench.models.backbones import uses_cifar_stem
 
-# registry backbone name -> family; a backbone missing here has no known stage-3 map
-FAMILIES = {
-    "tiny_resnet": "resnet",
-    "resnet18": "resnet",
-    "resnet34": "resnet",
-    "resnet50": "resnet",
-    "resnet101": "resnet",
-    "resnext50_32x4d": "resnet",
-    "swin_tiny": "swin",
-    "convnext_tiny": "convnext",
-}
-SWIN_SIZE = 224  # timm's Swin-T is built for 224 px inputs
 
-
-def stage3_stride(family: str, cifar_stem: bool) -> int:
+def stage3_stride(family: registry.Family, cifar_stem: bool) -> int:
     """Input pixels per stage-3 pixel: the factor the masks are upsampled by."""
-    if family == "swin":
-        return 32
-    return 4 if cifar_stem else 16
+    return family.cifar_stride if cifar_stem and family.cifar_stride else family.stride
+
+
+def family_of(backbone: str) -> registry.Family:
+    """The backbone's family; ValueError if it has no known stage-3 map."""
+    family = registry.family(backbone)
+    if family is None:
+        known = [name for name in registry.BACKBONES if registry.family(name)]
+        raise ValueError(
+            f"backbone {backbone!r} has no known stage-3 feature map for the Mix Block; "
+            f"supported: {', '.join(known)}"
+        )
+    return family
 
 
 def check(backbone: str, image_size: int) -> None:
     """Raise ValueError if `backbone` has no usable stage-3 map at `image_size` (auto stem)."""
-    family = FAMILIES.get(backbone)
-    if family is None:
+    family = family_of(backbone)
+    if family.image_size is not None and image_size != family.image_size:
+        side = family.image_size // family.stride
         raise ValueError(
-            f"backbone {backbone!r} has no known stage-3 feature map for the Mix Block; "
-            f"supported: {', '.join(FAMILIES)}"
-        )
-    if family == "swin" and image_size != SWIN_SIZE:
-        raise ValueError(
-            f"{backbone} gives its 7x7 stage-3 map at {SWIN_SIZE} px only, got image_size {image_size}"
+            f"{backbone} gives its {side}x{side} stage-3 map at {family.image_size} px only, "
+            f"got image_size {image_size}"
         )
     stride = stage3_stride(family, uses_cifar_stem("auto", image_size))
     if image_size % stride or image_size // stride < 2:
@@ -83,14 +76,16 @@ class Stage3:
     channels_last_output: bool  # Swin emits (B, H, W, C)
 
     @classmethod
-    def of(cls, model: nn.Module) -> Stage3:
-        if isinstance(model, ResNet):
-            return cls(model.layer3, _channels(model, "layer3"), False)
-        if isinstance(model, SwinTransformer):
-            return cls(model.layers[3].downsample, _channels(model, "layers.3"), True)
-        if isinstance(model, ConvNeXt):
-            return cls(model.stages[2], _channels(model, "stages.2"), False)
-        raise ValueError(f"no stage-3 feature map known for {type(model).__name__}")
+    def of(cls, model: nn.Module, family: registry.Family) -> Stage3:
+        """The tap of a model of `family` (its `stage3` module)."""
+        try:
+            module = model.get_submodule(family.stage3)
+        except AttributeError:
+            raise ValueError(
+                f"{type(model).__name__} has no module {family.stage3!r}, the stage-3 map of the "
+                f"{family.name} family"
+            ) from None
+        return cls(module, _channels(model, family.stage3), family.channels_last)
 
     def to_map(self, output: torch.Tensor) -> torch.Tensor:
         """The tapped module's output as a (B, C, h, w) map."""
@@ -110,7 +105,12 @@ class Stage3:
 
 
 def _channels(model: nn.Module, module_name: str) -> int:
-    return next(f["num_chs"] for f in model.feature_info if f["module"] == module_name)
+    """The channels timm's `feature_info` gives for the tapped module or the stage that holds it."""
+    return next(
+        f["num_chs"]
+        for f in model.feature_info
+        if module_name == f["module"] or module_name.startswith(f["module"] + ".")
+    )
 
 
 def pooled(model: nn.Module, images: torch.Tensor) -> torch.Tensor:

@@ -11,7 +11,8 @@ The user saves one state dict per backbone in the weights folder (`[paths] weigh
 default `weights/`) as `<backbone>.pth`. It is read with `torch.load(weights_only=True)` (plain
 state dicts and mmcv `{"state_dict": ...}` files, `module.` prefixes stripped); its classifier is
 dropped, the model keeps its own classifier, freshly initialised for the dataset's classes, and
-every other key must match the backbone by name and shape. Missing files are reported when a suite
+every other key must match the backbone by name and shape. Where each backbone's file comes from
+is a field of its registry entry (`weights`). Missing files are reported when a suite
 is run, before any job starts (`check_jobs`), with the file expected and where to get it.
 """
 
@@ -23,16 +24,8 @@ from pathlib import Path
 
 from torch import nn
 
+from bench import registry
 from bench.errors import BenchError
-
-# The files the papers fine-tuned: torchvision IMAGENET1K_V1 (what mmcv's torchvision:// names load).
-TORCHVISION_V1 = {
-    "resnet18": "https://download.pytorch.org/models/resnet18-f37072fd.pth",
-    "resnet34": "https://download.pytorch.org/models/resnet34-b627a593.pth",
-    "resnet50": "https://download.pytorch.org/models/resnet50-0676ba61.pth",
-    "resnet101": "https://download.pytorch.org/models/resnet101-63fe2227.pth",
-    "resnext50_32x4d": "https://download.pytorch.org/models/resnext50_32x4d-7cdf4587.pth",
-}
 
 
 class PretrainedError(BenchError):
@@ -45,8 +38,8 @@ def weights_file(backbone: str, weights_dir: Path) -> Path:
 
 def how_to_get(backbone: str, path: Path) -> str:
     """Where the weights the papers used come from, as a command to run on a machine with internet."""
-    url = TORCHVISION_V1.get(backbone)
-    if url is None:
+    url = getattr(registry.BACKBONES.get(backbone), "weights", "")
+    if not url:
         return (
             f"no published ImageNet weights are documented for {backbone}; save a state dict with this "
             f"harness's (timm's) key names as {path}"

@@ -16,12 +16,11 @@ import torch
 from torch import nn
 
 from bench import registry, results
+from bench.build import build
 from bench.data.base import DatasetSpec
 from bench.errors import BenchError
 from bench.job import Job
-from bench.methods.base import Method, MethodContext
-from bench.models.backbones import build_backbone
-from bench.schema import build
+from bench.methods.base import Method
 
 
 class RestoreError(BenchError):
@@ -91,38 +90,27 @@ def restore(run_dir: Path, device: torch.device | str = "cpu") -> Restored:
         )
 
     dataset: DatasetSpec = registry.get("datasets", job.dataset).load()
-    recipe = job.recipe
-    model = build_backbone(
-        job.backbone,
-        num_classes=dataset.num_classes,
-        image_size=recipe.image_size,
-        stem=recipe.stem,  # no pretrained weights: the checkpoint below replaces every weight
-        drop_path=recipe.drop_path,
+    # No pretrained weights: the checkpoint below replaces every weight. Schedules read
+    # steps_per_epoch; their state comes back with the checkpoint, so the size of the training
+    # split from the dataset's facts is enough (nothing is loaded to count it).
+    built = build(
+        job, dataset, device=device, steps_per_epoch=_steps_per_epoch(job, dataset), with_optimizer=False
     )
-    method_cls: type[Method] = registry.get("methods", job.method_name).load()
-    # Schedules read steps_per_epoch; their state comes back with the checkpoint, so the size of the
-    # training split from the dataset's facts is enough (nothing is loaded to count it).
-    train_images = max(1, int(dataset.split_sizes.get("train", recipe.batch_size) * recipe.train_fraction))
-    steps = max(1, train_images // recipe.batch_size)
-    ctx = MethodContext(
-        num_classes=dataset.num_classes,
-        image_size=recipe.image_size,
-        label_smoothing=recipe.label_smoothing,
-        generator=torch.Generator().manual_seed(job.seed),
-        device=torch.device(device),
-        steps_per_epoch=steps,
-        total_steps=steps * recipe.epochs,
-        backbone=job.backbone,
-    )
-    method = method_cls(build(method_cls.Params, job.params), ctx)
-    method.setup(model)
+    model, method = built.model, built.method
     _load(model, state.get("model", {}), f"{path} (model)", job.backbone)
     _load(method, state.get("method", {}), f"{path} (method)", job.method_name)
-    model.to(device).eval()
-    method.to(device).eval()
+    model.eval()
+    method.eval()
     for p in [*model.parameters(), *method.parameters()]:
         p.requires_grad_(False)  # evaluation only: attacks need input gradients, never weight gradients
     return Restored(run_dir, job, dataset, model, method, int(state["epoch"]))
+
+
+def _steps_per_epoch(job: Job, dataset: DatasetSpec) -> int:
+    """Training steps per epoch, from the dataset's split size and the recipe (no data is read)."""
+    recipe = job.recipe
+    train_images = max(1, int(dataset.split_sizes.get("train", recipe.batch_size) * recipe.train_fraction))
+    return max(1, train_images // recipe.batch_size)
 
 
 def _load(module: nn.Module, state: dict[str, torch.Tensor], where: str, what: str) -> None:

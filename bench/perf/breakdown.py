@@ -65,13 +65,7 @@ def vanilla_step(settings: Settings, rt: Runtime, warmup: int = 5, count: int = 
     setup = steps.Setup(
         SMOKE_BACKBONE, dataset, first_images, first_labels, recipe, rt, steps_per_epoch=len(train)
     )
-    from bench.models.backbones import build_backbone
-
-    torch.manual_seed(setup.seed)
-    model = build_backbone(SMOKE_BACKBONE, num_classes=dataset.num_classes, image_size=SMOKE_IMAGE_SIZE)
-    trainer = steps.build_runner(
-        "vanilla", setup, model.to(rt.device, memory_format=rt.memory_format)
-    ).trainer
+    trainer = steps.build_runner("vanilla", setup).trainer
     batches = timing.epochs(train)
 
     def run() -> None:

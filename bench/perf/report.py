@@ -95,8 +95,8 @@ def verdict(row: steps.MethodRow) -> str:
 
 
 def target_text(row: steps.MethodRow) -> str:
-    if row.method in steps.LEARNED:
-        return f"≤ {steps.PASSES_TARGET:.2f} × passes"
+    if row.target is not None and row.target_over == "passes":
+        return f"≤ {row.target:.2f} × passes"
     return "—" if row.target is None else f"≤ {row.target:.2f}"
 
 
@@ -240,7 +240,7 @@ def csv_text(perf: Perf) -> str:
             median_ms=milli(r.step.median if r.step else None),
             iqr_ms=milli(r.step.iqr if r.step else None),
             vs_vanilla=num(r.vs_vanilla),
-            target=num(steps.PASSES_TARGET if r.method in steps.LEARNED else r.target),
+            target=num(r.target),
             within_target="" if r.within_target is None else str(r.within_target).lower(),
             passes_ms=milli(r.passes_seconds),
             vs_passes=num(r.vs_passes),

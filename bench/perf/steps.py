@@ -6,11 +6,11 @@ same augmented batch: the method's loss, backward, optimizer step and `after_ste
 data path (timed on its own) or logging. The steps of all methods are timed in interleaved rounds
 (`timing.rounds`), so vanilla's step and every method's share the machine's conditions.
 
-AutoMix and AdAutoMix also time each pass their step cannot avoid, on its own (the teacher's
-forward for the stage-3 map; the classifier's forward + backward on the clean batch, on the plain
-mixup (AdAutoMix) and on the generated mix; the teacher's forward + backward to the generator's
-mix, input gradient only). Everything else in their step (Mix Block, mixing, EMA, optimizer) is
-overhead, so `step / sum of passes` says how close the step is to its floor.
+A method that names the passes its step cannot avoid (`Method.unavoidable_passes`: AutoMix and
+AdAutoMix, whose teacher and classifier passes are listed in `LearnedMix.unavoidable_passes`) also
+gets each of them timed on its own. Everything else in its step (Mix Block, mixing, EMA, optimizer)
+is overhead, so `step / sum of passes` says how close the step is to its floor. Each method's
+target (`cost_target`, a ratio to vanilla's step or to its passes) is a fact of its class.
 
 A method that cannot run with the backbone or image size (`check_compatible`) is a row with the
 reason; one that fails while it runs is a row with its error; neither stops the others.
@@ -18,7 +18,7 @@ reason; one that fails while it runs is a row with its error; neither stops the 
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,33 +26,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from bench import distributed, registry
+from bench import build, distributed, registry
 from bench.data.base import DatasetSpec
 from bench.errors import BenchError
-from bench.methods.base import Method, MethodContext
-from bench.models import features
-from bench.optim import build_optimizer
+from bench.job import Job
+from bench.methods.base import Method
 from bench.perf import timing
 from bench.recipe import Recipe
 from bench.runtime import Runtime, compile_model
-from bench.schema import build
-from bench.train import METHOD_SEED_OFFSET, Trainer
+from bench.train import Trainer
 
-# The per-step cost each method should stay under, as a ratio to vanilla (the methods issues).
-TARGETS = {
-    "mixup": 1.03,
-    "cutmix": 1.03,
-    "resizemix": 1.03,
-    "fmix": 1.03,
-    "gridmix": 1.03,
-    "smoothmix": 1.03,
-    "manifoldmix": 1.05,
-    "saliencymix": 1.10,
-    "puzzlemix": 2.3,
-    "aom": 4.1,  # 3 PGD steps (its default)
-}
-PASSES_TARGET = 1.10  # AutoMix and AdAutoMix: full step / sum of their unavoidable passes
-LEARNED = ("automix", "adautomix")
 STEP = "step"
 
 
@@ -65,7 +48,8 @@ class MethodRow:
     reason: str = ""
     step: timing.Summary | None = None  # seconds per training step
     vs_vanilla: float | None = None
-    target: float | None = None  # the ratio to vanilla it should stay under
+    target: float | None = None  # the method's cost_target: the ratio it should stay under
+    target_over: str = "vanilla"  # what the target is a ratio to: "vanilla" or "passes"
     passes: dict[str, timing.Summary] = field(default_factory=dict)  # learned mixers: seconds per pass
     vs_passes: float | None = None  # learned mixers: step / sum of the passes' medians
     state_bytes: int | None = None  # parameters, gradients, buffers and optimizer state
@@ -77,11 +61,10 @@ class MethodRow:
 
     @property
     def within_target(self) -> bool | None:
-        if self.method in LEARNED:
-            return None if self.vs_passes is None else self.vs_passes <= PASSES_TARGET
-        if self.target is None or self.vs_vanilla is None:
+        ratio = self.vs_passes if self.target_over == "passes" else self.vs_vanilla
+        if self.target is None or ratio is None:
             return None
-        return self.vs_vanilla <= self.target
+        return ratio <= self.target
 
     @property
     def peak_bytes(self) -> int | None:
@@ -105,6 +88,16 @@ class Setup:
     warn: Callable[[str], None] = print  # where torch.compile's fallback warnings go
     clock: timing.Clock = "wall"
 
+    def job(self, method: str) -> Job:
+        """`method` with its default parameters on this setup, as a job (what the builder takes)."""
+        return build.job_for(
+            method,
+            backbone=self.backbone,
+            dataset=self.dataset.name,
+            recipe=dataclasses.replace(self.recipe, image_size=self.images.shape[-1]),
+            seed=self.seed,
+        )
+
 
 @dataclass
 class Runner:
@@ -118,29 +111,23 @@ class Runner:
         self.trainer.step(setup.images, setup.labels, 0)
 
 
-def build_runner(name: str, setup: Setup, model: nn.Module) -> Runner:
-    """`name` on a copy of `model`, as `bench.train` builds a job (its default parameters)."""
-    cls: type[Method] = registry.get("methods", name).load()
-    model = copy.deepcopy(model)
-    ctx = MethodContext(
-        num_classes=setup.dataset.num_classes,
-        image_size=setup.images.shape[-1],
-        label_smoothing=setup.recipe.label_smoothing,
-        generator=torch.Generator().manual_seed(setup.seed + METHOD_SEED_OFFSET),
+def build_runner(name: str, setup: Setup) -> Runner:
+    """`name` with its default parameters, built as `bench.train` builds a job (same seed, so every
+    method starts from the same weights)."""
+    built = build.build(
+        setup.job(name),
+        setup.dataset,
         device=setup.rt.device,
         steps_per_epoch=setup.steps_per_epoch,
-        total_steps=setup.steps_per_epoch * setup.recipe.epochs,
-        backbone=setup.backbone,
-        mean=setup.dataset.mean,
-        std=setup.dataset.std,
+        memory_format=setup.rt.memory_format,
     )
-    method = cls(build(cls.Params, {}), ctx).to(setup.rt.device)
-    method.setup(model)
+    model, method = built.model, built.method
     if setup.rt.compile:
         compile_model(model, warn=lambda message: setup.warn(f"{name}: {message}"))
-    optimizer = build_optimizer(model, setup.recipe, method.param_groups())
     train_step = distributed.wrap(model, method, distributed.SINGLE, setup.rt)
-    trainer = Trainer(model, method, optimizer, train_step, setup.recipe, setup.rt, setup.steps_per_epoch)
+    trainer = Trainer(
+        model, method, built.optimizer, train_step, setup.recipe, setup.rt, setup.steps_per_epoch
+    )
     return Runner(model, method, trainer)
 
 
@@ -159,54 +146,13 @@ def incompatibility(name: str, setup: Setup) -> str | None:
     return None
 
 
-def unavoidable_passes(runner: Runner, setup: Setup) -> dict[str, Callable[[], Any]]:
-    """The passes an AutoMix / AdAutoMix step cannot avoid, each a callable on realistic inputs."""
-    model, method, rt = runner.model, runner.method, setup.rt
-    images, labels = setup.images, setup.labels
-    targets = method.targets(labels)
-    mixed = method.preview(model, images, labels).images.detach()  # a real generated mix, no side effects
-    from bench.methods.targets import soft_cross_entropy
-
-    def classifier(x: torch.Tensor, head: nn.Module) -> Callable[[], None]:
-        def run() -> None:
-            model.zero_grad(set_to_none=True)
-            with rt.autocast():
-                loss = soft_cross_entropy(head(features.pooled(model, x)), targets)
-            loss.backward()
-
-        return run
-
-    def teacher_clean() -> None:
-        with rt.autocast():
-            method.teacher_clean(images)
-
-    def teacher_to_generator() -> None:
-        x = mixed.clone().requires_grad_(True)
-        with rt.autocast():
-            loss = soft_cross_entropy(method.teacher_mix_logits(x), targets)
-        loss.backward()
-
-    passes = {"teacher forward (stage-3 map)": teacher_clean}
-    passes["classifier fwd+bwd, clean"] = classifier(images, features.classifier(model))
-    if method.name == "adautomix":
-        passes["classifier fwd+bwd, linear mix"] = classifier(mixed, method.head_mix)
-    passes["classifier fwd+bwd, generated mix"] = classifier(mixed, method.head_mix)
-    passes["teacher fwd+bwd to the generator"] = teacher_to_generator
-    return passes
-
-
 def measure(names: list[str], setup: Setup, warmup: int, steps: int, memory: bool = True) -> list[MethodRow]:
     """Rows for vanilla (always measured: the reference) and every method in `names`, in that order."""
-    from bench.models.backbones import build_backbone
-
     names = ["vanilla", *(n for n in dict.fromkeys(names) if n != "vanilla")]
-    rows = {name: MethodRow(name, target=TARGETS.get(name)) for name in names}
-    torch.manual_seed(setup.seed)  # every method starts from the same weights
-    model = build_backbone(
-        setup.backbone, num_classes=setup.dataset.num_classes, image_size=setup.images.shape[-1]
-    )
-    model = model.to(setup.rt.device, memory_format=setup.rt.memory_format)
-
+    rows = {}
+    for name in names:
+        cls: type[Method] = registry.get("methods", name).load()
+        rows[name] = MethodRow(name, target=cls.cost_target, target_over=cls.cost_basis())
     runners: dict[str, Runner] = {}
     items: dict[tuple[str, str], Callable[[], Any]] = {}
     for name in names:
@@ -215,11 +161,13 @@ def measure(names: list[str], setup: Setup, warmup: int, steps: int, memory: boo
             rows[name].status, rows[name].reason = "incompatible", reason
             continue
         try:
-            runner = build_runner(name, setup, model)
+            runner = build_runner(name, setup)
             items[name, STEP] = lambda r=runner: r.step(setup)
-            if name in LEARNED:
-                for label, fn in unavoidable_passes(runner, setup).items():
-                    items[name, label] = fn
+            passes = runner.method.unavoidable_passes(
+                runner.model, setup.images, setup.labels, setup.rt.autocast
+            )
+            for label, fn in passes.items():
+                items[name, label] = fn
         except Exception as exc:
             _failed(rows[name], exc)
             continue

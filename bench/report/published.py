@@ -1,11 +1,10 @@
-"""Published numbers as data: CSV rows with their source, reducer and network.
+"""Published top-1 values by suite cell, for the leaderboard, `bench compare` and `bench evaluate`.
 
-The CSVs in `results/published/` keep the provenance columns of the reference notes (source,
-notes with verification tags such as [VERIFIED-2src] or [CONFLICT]) plus `reducer` and `network`
-(see `results/published/annotate.py`). Rows are matched to our cells through the `published`
-aliases in the registry, so "ResNeXt-50(32x4d)" and "ResNeXt-50" both find `resnext50_32x4d`.
-A method the registry does not know (SAMix, say) is kept under its normalised published name, so
-`bench evaluate` can still compare a released checkpoint of it with its published value.
+The rows come from the one published table (`bench.published.table`, `results/published/published.csv`),
+which validates them; this module only groups its top-1 rows by (dataset, backbone, method,
+epochs), the paper's primary value first, and shapes them as `Published`. Rows are matched to our
+cells through registry names; a method the registry does not know (SAMix, say) keeps its
+normalised published name, so `bench evaluate` can still compare a released checkpoint of it.
 
 Rows measured under another training recipe for the same (dataset, backbone, budget) are left out:
 OpenMixup's ImageNet page lists ResNet-50 at 100 epochs under both the PyTorch-style recipe (SGD,
@@ -15,17 +14,15 @@ would otherwise read as a conflicting published value for every PyTorch-style ce
 
 from __future__ import annotations
 
-import csv
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench import registry
+from bench.published import table as published_table
 
-# Where two sources disagree, the first file in this order is the primary value; the rest are shown too.
-FILE_PRIORITY = ("adautomix_published.csv", "openmixup_benchmarks.csv")
-# Recipes the harness does not train, as the sources' notes name them (see the module docstring).
-OTHER_RECIPES = re.compile(r"timm RSB A[23] setting")
+# Recipes the harness does not train, as the tables' names say (see the module docstring).
+OTHER_RECIPES = re.compile(r"timm RSB A[23]")
 
 
 @dataclass(frozen=True)
@@ -36,10 +33,12 @@ class Published:
     reducer: str
     network: str
     notes: str
+    role: str = "primary"  # the row's role in its table (a secondary row: another copy of the cell)
 
     @property
     def conflict(self) -> bool:
-        return "[CONFLICT" in self.notes
+        """Its verification found another source giving another value for the same cell."""
+        return "[CONFLICT" in self.notes or "differs:" in self.notes
 
 
 def _norm(text: str) -> str:
@@ -59,47 +58,27 @@ def method_key(name: str) -> str:
     return _alias_map("methods").get(_norm(name), _norm(name))
 
 
-def load(folder: Path) -> dict[tuple[str, str, str, int], list[Published]]:
-    """(dataset, backbone, method, epochs) in registry names -> published top-1 rows, primary first."""
-    datasets, backbones, methods = _alias_map("datasets"), _alias_map("backbones"), _alias_map("methods")
+def load(folder: Path, metric: str = "top1") -> dict[tuple[str, str, str, int], list[Published]]:
+    """(dataset, backbone, method, epochs) in registry names -> published rows of `metric` (clean
+    top-1 by default; the robustness table asks for its columns' metrics), primary first."""
     table: dict[tuple[str, str, str, int], list[Published]] = {}
-    files = sorted(
-        folder.glob("*.csv"),
-        key=lambda p: (FILE_PRIORITY.index(p.name) if p.name in FILE_PRIORITY else 99, p.name),
-    )
-    for path in files:
-        with path.open(newline="") as f:
-            for row in csv.DictReader(f):
-                metric = row.get("metric", "")
-                if (
-                    not metric.startswith("top1") or metric == "top1_online_q"
-                ):  # clean top-1 of the reported network
-                    continue
-                if OTHER_RECIPES.search(row.get("notes", "")):
-                    continue
-                try:
-                    value, epochs = float(row["value"]), int(row.get("epochs") or 0)
-                except (ValueError, KeyError):
-                    continue
-                key = (
-                    datasets.get(_norm(row["dataset"])),
-                    backbones.get(_norm(row["backbone"])),
-                    methods.get(_norm(row["method"]), _norm(row["method"])),
-                    epochs,
-                )
-                if None in key[:2]:
-                    continue
-                entry = Published(
-                    value,
-                    row["source"],
-                    path.name,
-                    row.get("reducer", "unknown"),
-                    row.get("network", "unknown"),
-                    row.get("notes", ""),
-                )
-                rows = table.setdefault(key, [])  # type: ignore[arg-type]
-                if all(r.value != entry.value or r.source != entry.source for r in rows):
-                    rows.append(entry)
+    rows = [
+        r for r in published_table.load(folder) if r.metric == metric and not OTHER_RECIPES.search(r.table)
+    ]
+    for row in sorted(rows, key=lambda r: r.role != "primary"):  # stable: file order within a role
+        differs = row.checks.get("differs")
+        entry = Published(
+            row.value,
+            row.table,
+            row.source,
+            row.reducer,
+            row.network,
+            f"differs: {differs}" if differs else row.notes,
+            row.role,
+        )
+        entries = table.setdefault(row.cell, [])
+        if all(e.value != entry.value or e.source != entry.source for e in entries):
+            entries.append(entry)
     return table
 
 

@@ -57,6 +57,10 @@ def _group(job: Job) -> Group:
     return (job.dataset, job.backbone, job.nominal_epochs, job.scale)
 
 
+def _cell_key(job: Job) -> tuple[str, str, str, int]:
+    return (job.dataset, job.backbone, job.method_name, job.nominal_epochs)
+
+
 def _new_cell(job: Job, network: str, published: list) -> Cell:
     return Cell(
         method=job.method,
@@ -95,9 +99,7 @@ def collect(
 
     def cells(table: dict, key: tuple, job: Job, network: str) -> dict[str, Cell]:
         if key not in table:
-            table[key] = {
-                k: _new_cell(job, network, published.get((job.dataset, job.method_name, k), [])) for k in keys
-            }
+            table[key] = {k: _new_cell(job, network, published.get((*_cell_key(job), k), [])) for k in keys}
         return table[key]
 
     for job, run_dir in entries:
@@ -297,29 +299,35 @@ def markdown(collected: Collected, *, title: str, source_note: str, seeds: int) 
 
 
 def published_reference(collected: Collected, published_dir: Path) -> list[str]:
-    """The published values of the table's datasets and methods as their sources print them."""
-    table = robustness_published.published_robustness(published_dir)
+    """The robustness tables of the published table (those with a column beyond clean top-1) for
+    the report's datasets and methods, as their sources print them, with backbone and budget."""
+    from bench.published import table as published_table
+
+    metrics = {c.published_metric: key for key, (_, c) in COLUMNS.items() if c.published_metric}
+    rows = published_table.load(published_dir)
+    tables = {r.table for r in rows if r.metric in metrics and r.metric != "top1"}
     wanted = {(c.dataset, c.method_name) for row in collected.reported.values() for c in row.values()}
-    rows: dict[tuple[str, str, str], dict[str, float]] = {}
-    for (dataset, method, key), entries in table.items():
-        if (dataset, method) in wanted:
-            for p in entries:
-                rows.setdefault((p.source, dataset, method), {})[key] = p.value
-    if not rows:
+    found: dict[tuple[str, str, str, int, str], dict[str, float]] = {}
+    for r in rows:
+        if r.table in tables and r.metric in metrics and (r.dataset, r.method) in wanted:
+            found.setdefault((r.table, r.dataset, r.backbone, r.epochs, r.method), {})[metrics[r.metric]] = (
+                r.value
+            )
+    if not found:
         return []
-    keys = [k for k in COLUMNS if any(k in v for v in rows.values())]
+    keys = [k for k in COLUMNS if any(k in v for v in found.values())]
     lines = [
         "## Published (for reference)",
         "",
-        "| Source | Dataset | Method | " + " | ".join(COLUMNS[k][1].title for k in keys) + " |",
+        "| Table | Dataset · Backbone · Budget | Method | "
+        + " | ".join(COLUMNS[k][1].title for k in keys)
+        + " |",
         "|" + "---|" * (3 + len(keys)),
     ]
-    for (source, dataset, method), values in rows.items():
+    for (table, dataset, backbone, epochs, method), values in found.items():
+        where = _group_title((dataset, backbone, epochs, 1.0)) if epochs else f"{dataset} · {backbone}"
         shown = [_fmt(values.get(k)) for k in keys]
-        lines.append(
-            f"| {source} | {registry.published_name('datasets', dataset)} | "
-            f"{registry.published_name('methods', method)} | " + " | ".join(shown) + " |"
-        )
+        lines.append(f"| {table} | {where} | {registry.published_name('methods', method)} | " + " | ".join(shown) + " |")
     return [*lines, ""]
 
 

@@ -16,8 +16,8 @@ from bench.settings import RunSettings, Settings
 from tests.fixtures.openmixup import openmixup_state, save_mmcv
 from tests.models.test_checkpoint import model
 
-PUBLISHED = """source,dataset,backbone,method,metric,value,epochs,notes,reducer,network
-Release notes,synthetic,tiny_resnet,AdAutoMix,top1,{value},800,,openmixup_automix,ema|ema_mix
+PUBLISHED = """table,dataset,backbone,method,epochs,metric,value,reducer,network,role,source,locator,verification,suite,notes
+Release notes,synthetic,tiny_resnet,adautomix,800,top1,{value},openmixup_automix10,ema|ema_mix,primary,notes,T1,found: test,,
 """
 
 
@@ -61,7 +61,7 @@ def evaluate(path: Path, *extra: str) -> int:
 
 def publish(project: Path, value: float) -> None:
     (project / "results" / "published").mkdir(parents=True, exist_ok=True)
-    (project / "results" / "published" / "release.csv").write_text(PUBLISHED.format(value=value))
+    (project / "results" / "published" / "published.csv").write_text(PUBLISHED.format(value=value))
 
 
 def test_teacher_heads_are_evaluated_and_compared(project: Path, released, capsys) -> None:

@@ -79,9 +79,10 @@ def test_a_learned_mixer_is_drawn_with_a_trained_mix_block(project: Path, monkey
     blocks = []
     original = visualize._train
 
-    def spy(model, loss_fn, extra_groups, *args, **kwargs):
+    def spy(built, *args, **kwargs):
+        extra_groups = built.method.param_groups()
         before = [p.detach().clone() for g in extra_groups for p in g["params"]]
-        original(model, loss_fn, extra_groups, *args, **kwargs)
+        original(built, *args, **kwargs)
         after = [p.detach() for g in extra_groups for p in g["params"]]
         blocks.append((before, after))
 

@@ -1,9 +1,11 @@
-"""FGSM and PGD: equal to torchattacks, L∞ = ε exactly, inside [0, 1], and effective on trained models."""
+"""FGSM and PGD: equal to torchattacks (outputs frozen in tests/fixtures), L∞ = ε exactly, inside [0, 1], and effective on trained models."""
 
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -12,6 +14,7 @@ from torch import nn
 from bench.evaluate import attacks
 
 EPS = 8 / 255
+REFERENCE = Path(__file__).parents[1] / "fixtures" / "torchattacks_reference.npz"
 
 
 def tiny_cnn(seed: int = 0) -> nn.Module:
@@ -45,24 +48,38 @@ def test_pixel_space_normalises_inside_the_model() -> None:
     assert torch.allclose(attacks.PixelSpace(net, mean, std)(x), expected, atol=1e-6)
 
 
-def test_fgsm_equals_torchattacks_fgsm() -> None:
-    import torchattacks  # a dev dependency (pyproject), for this cross-check only
+@functools.cache
+def torchattacks_reference() -> dict[str, np.ndarray]:
+    """torchattacks 3.5.1's FGSM and PGD on fixed inputs (tests/fixtures/make_attack_reference.py)."""
+    with np.load(REFERENCE) as data:
+        return {key: data[key] for key in data.files}
 
-    model = attacks.PixelSpace(tiny_cnn(), (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)).eval()
-    x, y = torch.rand(16, 3, 12, 12, generator=torch.Generator().manual_seed(1)), torch.arange(16) % 10
-    ours = attacks.fgsm(model, x, y, EPS)
-    theirs = torchattacks.FGSM(model, eps=EPS)(x, y)
-    assert torch.equal(ours, theirs)
+
+def reference_model(ref: dict[str, np.ndarray]) -> nn.Module:
+    net = tiny_cnn()
+    net.load_state_dict(
+        {k[len("weight.") :]: torch.from_numpy(v) for k, v in ref.items() if k.startswith("weight.")}
+    )
+    return attacks.PixelSpace(net, tuple(ref["mean"].tolist()), tuple(ref["std"].tolist())).eval()
+
+
+def test_fgsm_equals_torchattacks_fgsm() -> None:
+    ref = torchattacks_reference()
+    x, y = torch.from_numpy(ref["x_fgsm"]), torch.from_numpy(ref["y_fgsm"])
+    ours = attacks.fgsm(reference_model(ref), x, y, float(ref["settings"][0]))
+    assert not torch.equal(ours, x)
+    assert torch.equal(ours, torch.from_numpy(ref["fgsm"]))
 
 
 def test_pgd_without_random_start_equals_torchattacks_pgd() -> None:
-    import torchattacks
-
-    model = attacks.PixelSpace(tiny_cnn(), (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)).eval()
-    x, y = torch.rand(8, 3, 12, 12, generator=torch.Generator().manual_seed(2)), torch.arange(8) % 10
-    ours = attacks.pgd(model, x, y, eps=EPS, step_size=2 / 255, steps=5, random_start=False)
-    theirs = torchattacks.PGD(model, eps=EPS, alpha=2 / 255, steps=5, random_start=False)(x, y)
-    assert torch.equal(ours, theirs)
+    ref = torchattacks_reference()
+    eps, step, steps = ref["settings"].tolist()
+    x, y = torch.from_numpy(ref["x_pgd"]), torch.from_numpy(ref["y_pgd"])
+    ours = attacks.pgd(
+        reference_model(ref), x, y, eps=eps, step_size=step, steps=int(steps), random_start=False
+    )
+    assert not torch.equal(ours, x)
+    assert torch.equal(ours, torch.from_numpy(ref["pgd"]))
 
 
 def test_fgsm_moves_every_unclamped_pixel_by_exactly_eps_and_stays_in_range() -> None:

@@ -24,7 +24,7 @@ from tests.conftest import write_suite
 NUM_CLASSES, SIZE, BATCH, TOTAL_STEPS = 10, 16, 6, 20
 
 
-def make(cls, seed: int = 0, model: torch.nn.Module | None = None, **params):
+def make(cls, seed: int = 0, model: torch.nn.Module | None = None, backbone: str = "tiny_resnet", **params):
     ctx = MethodContext(
         num_classes=NUM_CLASSES,
         image_size=SIZE,
@@ -33,7 +33,7 @@ def make(cls, seed: int = 0, model: torch.nn.Module | None = None, **params):
         device=torch.device("cpu"),
         steps_per_epoch=5,
         total_steps=TOTAL_STEPS,
-        backbone="tiny_resnet",
+        backbone=backbone,
     )
     method = cls(cls.Params(**params), ctx)
     if model is None:
@@ -337,7 +337,7 @@ def test_a_network_without_batch_norm_batches_its_online_passes() -> None:
     torch.manual_seed(0)
     model = ConvNeXt(depths=(1, 1, 1, 1), dims=(8, 16, 32, 64), num_classes=NUM_CLASSES)
     model.stem[0] = torch.nn.Conv2d(3, 8, 3, padding=1)  # the CIFAR stem, so 16 px images reach stage 4
-    _, method = make(AdAutoMix, model=model)
+    _, method = make(AdAutoMix, model=model, backbone="convnext_tiny")
     assert method.batchable and method.block.channels == 32
     model.eval()
     parts = [torch.randn(4, 3, SIZE, SIZE) for _ in range(3)]

@@ -7,6 +7,7 @@ import torch
 from timm.models.convnext import ConvNeXt
 from timm.models.swin_transformer import SwinTransformer
 
+from bench import registry
 from bench.models import features
 from bench.models.backbones import build_backbone
 
@@ -28,12 +29,12 @@ def test_stage3_map_has_the_published_size(
 ) -> None:
     with torch.device("meta"):  # shapes only: the real backbones, without their weights or compute
         model = build_backbone(name, num_classes=10, image_size=size).eval()
-        tap = features.Stage3.of(model)
+        tap = features.Stage3.of(model, registry.family(name))
         with tap.capture() as maps:
             model(torch.empty(1, 3, size, size))
     assert tap.channels == channels
     assert maps[0].shape == (1, channels, side, side)
-    assert size // side == factor == features.stage3_stride(features.FAMILIES[name], size <= 64)
+    assert size // side == factor == features.stage3_stride(registry.family(name), size <= 64)
     features.check(name, size)  # the static check agrees
 
 
@@ -66,7 +67,7 @@ def test_pooled_features_feed_the_models_own_classifier(family: str) -> None:
 
 def test_swin_map_is_the_layer_normed_patch_merging_output() -> None:
     model = small_models()["swin"].eval()
-    tap = features.Stage3.of(model)
+    tap = features.Stage3.of(model, registry.FAMILIES["swin"])
     raw = []
     hook = model.layers[3].downsample.register_forward_hook(lambda _m, _i, out: raw.append(out))
     with torch.no_grad(), tap.capture() as maps:
@@ -100,6 +101,17 @@ def test_unusable_stage3_maps_are_rejected_with_the_reason(name: str, size: int,
         features.check(name, size)
 
 
-def test_a_model_without_a_known_stage3_is_rejected() -> None:
-    with pytest.raises(ValueError, match="no stage-3 feature map known for Linear"):
-        features.Stage3.of(torch.nn.Linear(3, 3))
+def test_a_model_without_its_familys_stage3_module_is_rejected() -> None:
+    with pytest.raises(
+        ValueError, match="Linear has no module 'layer3', the stage-3 map of the resnet family"
+    ):
+        features.Stage3.of(torch.nn.Linear(3, 3), registry.FAMILIES["resnet"])
+
+
+@pytest.mark.parametrize("family", ["resnet", "swin", "convnext"])
+def test_every_family_taps_a_module_its_small_model_has(family: str) -> None:
+    model = small_models()[family].eval()
+    tap = features.Stage3.of(model, registry.FAMILIES[family])
+    with torch.no_grad(), tap.capture() as maps:
+        model(torch.randn(1, 3, 32, 32))
+    assert maps[0].ndim == 4 and maps[0].shape[1] == tap.channels

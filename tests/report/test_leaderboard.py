@@ -28,12 +28,12 @@ axes:
 recipe: {epochs: 800}
 """
 
-PUBLISHED = """source,dataset,backbone,method,metric,value,epochs,notes,reducer,network
-Paper A,CIFAR-100,ResNet-18,Vanilla,top1,78.04,800,[VERIFIED-2src],median_last10,online
-Paper A,CIFAR-100,ResNet-18,MixUp,top1,79.12,800,,median_last10,online
-Paper A,CIFAR-100,ResNet-18,CutMix,top1,78.17,800,[CONFLICT] other source says 78.30,best_last10,online
-Paper B,CIFAR-100,ResNet-18,CutMix,top1,78.30,800,[CONFLICT],median_last10,online
-Paper C,CIFAR-100,ResNet-18,MixUp,top1,79.12,800,,median_last10,online
+PUBLISHED = """table,dataset,backbone,method,epochs,metric,value,reducer,network,role,source,locator,verification,suite,notes
+Paper A,cifar100,resnet18,vanilla,800,top1,78.04,median_last10,online,primary,A,T1,found: test,,
+Paper A,cifar100,resnet18,mixup,800,top1,79.12,median_last10,online,primary,A,T1,found: test,,
+Paper A,cifar100,resnet18,cutmix,800,top1,78.17,best_last10,online,primary,A,T1,found: test,,[CONFLICT] other source says 78.30
+Paper B,cifar100,resnet18,cutmix,800,top1,78.30,median_last10,online,primary,B,T1,found: test; differs: Paper A gives 78.17,,
+Paper C,cifar100,resnet18,mixup,800,top1,79.12,median_last10,online,primary,C,T1,found: test,,
 """
 
 # (method, seed) -> the top-1 curve of its last epochs; None: the job failed
@@ -69,7 +69,7 @@ def fake_runs(project: Path, settings: Settings, scale: float = 1.0) -> suite_mo
 
 def test_cells_carry_means_deltas_curves_and_reasons(project: Path, settings: Settings) -> None:
     (project / "results" / "published").mkdir(parents=True)
-    (project / "results" / "published" / "table.csv").write_text(PUBLISHED)
+    (project / "results" / "published" / "published.csv").write_text(PUBLISHED)
     cells = {c.method: c for c in collect(fake_runs(project, settings), settings)}
     assert cells["vanilla"].values == [78.0, 78.5] and cells["vanilla"].n == 2  # median of the last 10
     assert cells["vanilla"].curves[1] == [(1, 77.5), (2, 78.5), (3, 79.0)]

@@ -83,7 +83,7 @@ def test_bench_leaderboard_writes_the_figures_beside_the_markdown(
     project: Path, settings: Settings, capsys: pytest.CaptureFixture
 ) -> None:
     (project / "results" / "published").mkdir(parents=True)
-    (project / "results" / "published" / "table.csv").write_text(PUBLISHED)
+    (project / "results" / "published" / "published.csv").write_text(PUBLISHED)
     fake_runs(project, settings)
     assert main(["leaderboard", "suites/suite.yaml"]) == 0
     reports = project / "reports"

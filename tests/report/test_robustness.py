@@ -110,7 +110,9 @@ def test_the_reported_network_is_declared_before_testing_never_the_better_scorin
     ]
     assert {line.split("|")[3].strip() for line in every} == {"ema", "ema_mix", "online"}
     vanilla = row(text, "Vanilla")
-    assert vanilla[2] == "**72.00 ± 1.41**"  # the best clean top-1 of the column, bold;  # mean ± sample std over the two seeds
+    assert (
+        vanilla[2] == "**72.00 ± 1.41**"
+    )  # the best clean top-1 of the column, bold;  # mean ± sample std over the two seeds
 
 
 def test_published_values_are_compared_only_by_the_shared_rule_and_each_reason_is_named(

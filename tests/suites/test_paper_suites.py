@@ -76,13 +76,13 @@ def test_table1_recipes(table1: suite.Suite) -> None:
     assert (r18.recipe.optimizer.lr, r18.recipe.optimizer.weight_decay) == (0.1, 1e-4)
     assert r18.recipe.schedule.min_lr == 0.05  # the learned methods' min lr on CIFAR
     assert (r18.params["beta"], r18.params["mix_samples"], r18.params["lam_concat"]) == (0.3, 3, False)
-    assert (r18.report.reducer, resolve_network(r18)) == ("openmixup_automix", "ema|ema_mix")
+    assert (r18.report.reducer, resolve_network(r18)) == ("openmixup_automix10", "ema|ema_mix")
     assert job(table1, "cifar100", "resnet18", "vanilla").recipe.schedule.min_lr == 0.0
     # the ViT-style columns lack RandAugment: marked, so the leaderboard never compares them
     assert "RandAugment" in job(table1, "cifar100", "swin_tiny", "mixup").report.recipe_gap
     assert "RandAugment" in job(table1, "cifar100", "convnext_tiny", "adautomix").report.recipe_gap
     assert r18.report.recipe_gap == ""
-    assert job(table1, "cifar100", "resnet18", "mixup").report.reducer == "median_last10"
+    assert job(table1, "cifar100", "resnet18", "mixup").report.reducer == "openmixup_median10"
     assert job(table1, "cifar100", "resnext50_32x4d", "adautomix").recipe.schedule.min_lr == 0.08  # its log
     assert job(table1, "cifar100", "resnext50_32x4d", "cutmix").recipe.optimizer.weight_decay == 5e-4
     assert job(table1, "cifar100", "resnext50_32x4d", "mixup").recipe.optimizer.weight_decay == 1e-4
@@ -121,7 +121,7 @@ def test_table1_recipes(table1: suite.Suite) -> None:
         "bn",
         "none",
     )
-    assert job(table1, "imagenet", "resnet34", "vanilla").report.reducer == "median_last5"
+    assert job(table1, "imagenet", "resnet34", "vanilla").report.reducer == "openmixup_median5"
     assert {j.seed for j in table1.jobs if j.dataset == "imagenet"} == {0}
 
 
@@ -157,7 +157,7 @@ def test_table2_matrix_and_recipes(table2: suite.Suite) -> None:
     assert (air.params["mix_block_lr"], air.params["mix_block_min_lr"], air.report.reducer) == (
         0.1,
         1e-3,
-        "openmixup_automix",
+        "openmixup_automix10",
     )
     # MixUp's alpha follows whoever produced the baseline number: OpenMixup (0.2) or the authors (1.0).
     assert job(table2, "cub200", "resnet18", "mixup").params["alpha"] == 0.2
