@@ -44,6 +44,12 @@ class EvaluationJob:
     kind: ClassVar[str] = "evaluation"
     gpus: int = field(default=1, init=False)  # evaluation runs in one process
 
+    def __post_init__(self) -> None:
+        # as its spec.json will give it back (8 -> 8.0), so the id is the same in the worker
+        object.__setattr__(
+            self, "config", schema.build(RobustnessConfig, schema.to_plain(self.config), "config")
+        )
+
     @property
     def suite(self) -> str:
         return self.job.suite

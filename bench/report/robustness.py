@@ -327,7 +327,11 @@ def published_reference(collected: Collected, published_dir: Path) -> list[str]:
     for (table, dataset, backbone, epochs, method), values in found.items():
         where = _group_title((dataset, backbone, epochs, 1.0)) if epochs else f"{dataset} · {backbone}"
         shown = [_fmt(values.get(k)) for k in keys]
-        lines.append(f"| {table} | {where} | {registry.published_name('methods', method)} | " + " | ".join(shown) + " |")
+        lines.append(
+            f"| {table} | {where} | {registry.published_name('methods', method)} | "
+            + " | ".join(shown)
+            + " |"
+        )
     return [*lines, ""]
 
 

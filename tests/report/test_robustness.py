@@ -22,11 +22,12 @@ axes: {methods: [vanilla, adautomix], backbones: [resnet18], datasets: [cifar100
 recipe: {epochs: 200}
 """
 
-PUBLISHED = """source,dataset,backbone,method,metric,value,epochs,notes,reducer,network
-Paper T3,CIFAR-100,ResNet-18,AdAutoMix,top1_clean,81.55,200,,unknown,unknown
-Paper T3,CIFAR-100-C,ResNet-18,AdAutoMix,top1_corruption,51.44,200,,unknown,unknown
-Paper T3,CIFAR-100,ResNet-18,AdAutoMix,fgsm_error,75.66,200,,unknown,unknown
-Paper T3,CIFAR-100,unstated,Vanilla,top1_clean,78.00,,,unknown,unknown
+PUBLISHED = """table,dataset,backbone,method,epochs,metric,value,reducer,network,role,source,locator,verification,suite,notes
+Paper T3,cifar100,resnet18,adautomix,200,top1,81.55,unknown,unknown,primary,Paper,Table 3,found: fixture,,
+Paper T3,cifar100,resnet18,adautomix,200,top1_corruption,51.44,unknown,unknown,primary,Paper,Table 3,found: fixture,,
+Paper T3,cifar100,resnet18,adautomix,200,fgsm_error,75.66,unknown,unknown,primary,Paper,Table 3,found: fixture,,
+Paper T3,cifar100,resnet18,vanilla,200,top1,78.00,final,online,primary,Paper,Table 3,found: fixture,,
+Paper T3,cifar100,resnet50,vanilla,200,top1_corruption,48.00,final,online,primary,Paper,Table 3,found: fixture,,
 """
 
 
@@ -73,7 +74,7 @@ def row(markdown: str, method: str, table: int = 0) -> list[str]:
 def published(project: Path) -> Path:
     folder = project / "results" / "published"
     folder.mkdir(parents=True)
-    (folder / "t3.csv").write_text(PUBLISHED)
+    (folder / "published.csv").write_text(PUBLISHED)
     return folder
 
 
@@ -133,8 +134,10 @@ def test_published_values_are_compared_only_by_the_shared_rule_and_each_reason_i
     assert ada[9] == "75.66" and ada[10].startswith("n/c")  # FGSM: the convention too
     assert "reducer differs (ours final, published unknown)" in text
     assert "FGSM convention differs" in text
-    assert vanilla[3] == "78.00" and "the source does not state the backbone (unstated)" in text
-    assert "the source does not state the training budget" in text
+    assert vanilla[3] == "78.00" and vanilla[4] == "+2.00"  # same cell, reducer and network: a Δ
+    assert vanilla[6] == "—"  # Table 3's ResNet-50 corruption value is another cell's
+    reference = "\n".join(report.published_reference(report.collect(entries, published), published))
+    assert "| Paper T3 | CIFAR-100 · ResNet-50 · 200 epochs | Vanilla | — | 48.00 | — |" in reference
 
 
 def test_failed_unevaluated_and_mixed_source_runs_are_shown_as_such(
