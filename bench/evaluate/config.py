@@ -15,7 +15,6 @@ convention of the mixup papers and RobustBench.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -312,6 +311,3 @@ class RobustnessConfig:
     def evaluators(self) -> list[str]:
         """The optional evaluators asked for, in the table's order."""
         return [name for name in OPTIONAL if getattr(self, name)]
-
-    def with_evaluators(self, names: Mapping[str, bool]) -> RobustnessConfig:
-        return dataclasses.replace(self, **names)

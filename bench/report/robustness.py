@@ -211,7 +211,7 @@ def _table(collected: Collected, group: Group, footnote: _Footnotes, seeds: int)
         cells = [display_name(first), first.network]
         for key in keys:
             cell = row[key]
-            if key in ("corruption", "cacc15", "mce") and _mixed_sources(cell, sources, group):
+            if key in CORRUPTION_KEYS and _mixed_sources(cell, sources, group):
                 cells.append("mixed sources (see CSV)")  # never average a released set with a generated one
             else:
                 cells.append(_shown(cell, seeds, marks[key].get(method, "")))
@@ -238,6 +238,21 @@ def _generated(collected: Collected, cell: Cell) -> bool:
         if (job.method, job.dataset, job.backbone) == (cell.method, cell.dataset, cell.backbone)
         for net in cell.networks_used
     )
+
+
+CORRUPTION_KEYS = ("corruption", "cacc15", "mce")
+
+
+def _sources(collected: Collected, cell: Cell) -> set[str]:
+    """The corrupted sets behind a cell's corruption numbers."""
+    return {
+        store["evaluations"]["corruption"][net].get("source", "?")
+        for job, store in collected.stores
+        if (job.method, job.dataset, job.backbone, job.scale)
+        == (cell.method, cell.dataset, cell.backbone, cell.scale)
+        for net in set(cell.networks_used)
+        if net in store["evaluations"].get("corruption", {})
+    }
 
 
 def _corruption_sources(collected: Collected) -> dict[tuple[Group, str], set[str]]:
@@ -351,6 +366,7 @@ CSV_FIELDS = [
     "values",
     "published",
     "reason",
+    "corruption_source",
     "errors",
 ]
 
@@ -397,6 +413,7 @@ def _csv_row(collected: Collected, group: Group, cell: Cell, key: str, reported:
         "values": " ".join(f"{v:.4f}" for v in cell.values),
         "published": "" if pub is None else pub.value,
         "reason": "; ".join(reasons),
+        "corruption_source": "; ".join(sorted(_sources(collected, cell))) if key in CORRUPTION_KEYS else "",
         "errors": " | ".join(cell.errors),
     }
 

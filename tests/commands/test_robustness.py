@@ -167,7 +167,7 @@ def test_released_cifar_c_with_published_values_and_mce(project: Path, capsys: p
     write_cifar_c(data, "CIFAR-100-C", test.images.numpy(), test.labels.numpy())
     published = project / "results" / "published"
     published.mkdir(parents=True)
-    shutil.copy(ROOT / "results" / "published" / "adautomix_table3_robustness.csv", published)
+    shutil.copy(ROOT / "results" / "published" / "published.csv", published)
     write_suite(project, CIFAR, "c100.yaml")
     assert bench("run", "suites/c100.yaml") == 0
     assert bench("robustness", "suites/c100.yaml", "--corruption", "--fgsm", "--mce-baseline", "vanilla") == 0
@@ -184,9 +184,9 @@ def test_released_cifar_c_with_published_values_and_mce(project: Path, capsys: p
         assert corr["cacc19"] == pytest.approx(clean) and corr["cacc15"] == pytest.approx(clean)
     board = (project / "reports" / "c100-robustness.md").read_text()
     cutmix, vanilla = table_row(board, "CutMix"), table_row(board, "Vanilla")
-    assert cutmix[3:5] == ["79.45", "n/c [1]"] and cutmix[6] == "46.66" and cutmix[9] == "88.24"
-    assert vanilla[3] == "—"  # Table 3 has no Vanilla row
-    assert "the source does not state the backbone" in board and "FGSM convention differs" in board
+    assert cutmix[3] == "—" and vanilla[3] == "—"  # Table 3's values are ResNet-18 200-epoch cells
+    reference = board.split("## Published (for reference)")[1]
+    assert "| AdAutoMix Table 3 | CIFAR-100 · ResNet-18 · 200 epochs | CutMix | 79.45 | 46.66 | 88.24 |" in reference
     mce_column = (
         next(line for line in board.splitlines() if line.startswith("| Method |")).split("|").index(" mCE ↓ ")
     )

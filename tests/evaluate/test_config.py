@@ -56,3 +56,19 @@ def test_bad_values_name_their_key() -> None:
         schema.build(RobustnessConfig, {"eps_255": 0}, "robustness")
     config = schema.build(RobustnessConfig, {"occlusion": True, "pgd": True}, "robustness")
     assert config.evaluators == ["pgd", "occlusion"]
+
+
+def test_docs_robustness_names_every_evaluator_and_every_setting() -> None:
+    """docs/robustness.md's table of evaluators cannot drift from the table in config.py."""
+    from pathlib import Path
+
+    text = (Path(__file__).parent.parent.parent / "docs" / "robustness.md").read_text()
+    for name, evaluator in EVALUATORS.items():
+        assert f"| {name} |" in text, name
+        for f in dataclasses.fields(evaluator.settings):
+            assert f"`{f.name}`" in text, (name, f.name)
+        for col in evaluator.columns:
+            assert col.title in text, (name, col.title)
+    for f in dataclasses.fields(RobustnessConfig):
+        if "flag" in f.metadata:
+            assert f.metadata["flag"] in text, f.metadata["flag"]

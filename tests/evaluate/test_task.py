@@ -66,5 +66,5 @@ def test_a_suites_evaluations_run_on_slurm_and_a_second_call_submits_nothing(
         "runs already hold", "run already holds"
     )
     assert len(fake_slurm.submitted_scripts(cluster)) == 1  # nothing submitted again
-    board = (project / "reports" / "one-robustness.md").read_text()
+    board = (project / "reports" / "tiny-robustness.md").read_text()
     assert "FGSM Error ↓" in board and "ECE ↓" in board
