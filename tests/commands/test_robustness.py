@@ -186,7 +186,10 @@ def test_released_cifar_c_with_published_values_and_mce(project: Path, capsys: p
     cutmix, vanilla = table_row(board, "CutMix"), table_row(board, "Vanilla")
     assert cutmix[3] == "—" and vanilla[3] == "—"  # Table 3's values are ResNet-18 200-epoch cells
     reference = board.split("## Published (for reference)")[1]
-    assert "| AdAutoMix Table 3 | CIFAR-100 · ResNet-18 · 200 epochs | CutMix | 79.45 | 46.66 | 88.24 |" in reference
+    assert (
+        "| AdAutoMix Table 3 | CIFAR-100 · ResNet-18 · 200 epochs | CutMix | 79.45 | 46.66 | 88.24 |"
+        in reference
+    )
     mce_column = (
         next(line for line in board.splitlines() if line.startswith("| Method |")).split("|").index(" mCE ↓ ")
     )
