@@ -133,7 +133,7 @@ class OcclusionSettings:
 
 
 @dataclass(frozen=True)
-class Column:
+class HeadlineColumn:
     """A headline number of an evaluator: `field` of its per-network record, shown as `title`."""
 
     key: str  # unique across the table; the report's CSV names its columns after it
@@ -149,7 +149,7 @@ class Evaluator:
     name: str
     settings: type
     function: str  # "module:attr", called as f(context, settings) -> {network: record}
-    columns: tuple[Column, ...]
+    columns: tuple[HeadlineColumn, ...]
     help: str
     # Differences from the published convention that make a published value never comparable.
     convention: str = ""
@@ -180,7 +180,7 @@ EVALUATORS: dict[str, Evaluator] = {
             "clean",
             CleanSettings,
             "bench.evaluate.clean:evaluate",
-            (Column("clean", "Clean Acc ↑", "top1", True, "top1", paper=True),),
+            (HeadlineColumn("clean", "Clean Acc ↑", "top1", True, "top1", paper=True),),
             "top-1 on the test split (always evaluated)",
         ),
         Evaluator(
@@ -188,8 +188,10 @@ EVALUATORS: dict[str, Evaluator] = {
             CorruptionSettings,
             "bench.evaluate.corruption:evaluate_run",
             (
-                Column("corruption", "Corruption Acc ↑", "cacc19", True, "top1_corruption", paper=True),
-                Column("cacc15", "Corr. Acc 15 ↑", "cacc15", True),
+                HeadlineColumn(
+                    "corruption", "Corruption Acc ↑", "cacc19", True, "top1_corruption", paper=True
+                ),
+                HeadlineColumn("cacc15", "Corr. Acc 15 ↑", "cacc15", True),
             ),
             "top-1 on the corrupted test set, every corruption and severity",
             version=2,  # = bench.data.corruptions_generated.GENERATION_SCHEME (tested)
@@ -198,7 +200,7 @@ EVALUATORS: dict[str, Evaluator] = {
             "fgsm",
             FgsmSettings,
             "bench.evaluate.adversarial:evaluate_fgsm",
-            (Column("fgsm", "FGSM Error ↓", "error", False, "fgsm_error", paper=True),),
+            (HeadlineColumn("fgsm", "FGSM Error ↓", "error", False, "fgsm_error", paper=True),),
             "FGSM error at ε (default 8/255)",
             FGSM_CONVENTION,
         ),
@@ -206,21 +208,21 @@ EVALUATORS: dict[str, Evaluator] = {
             "pgd",
             PgdSettings,
             "bench.evaluate.adversarial:evaluate_pgd",
-            (Column("pgd", "PGD Error ↓", "error", False),),
+            (HeadlineColumn("pgd", "PGD Error ↓", "error", False),),
             "PGD error",
         ),
         Evaluator(
             "autoattack",
             AutoAttackSettings,
             "bench.evaluate.adversarial:evaluate_autoattack",
-            (Column("autoattack", "AutoAttack Error ↓", "error", False),),
+            (HeadlineColumn("autoattack", "AutoAttack Error ↓", "error", False),),
             "AutoAttack error (reference implementation, pyautoattack)",
         ),
         Evaluator(
             "ece",
             EceSettings,
             "bench.evaluate.calibration:evaluate",
-            (Column("ece", "ECE ↓", "ece", False),),
+            (HeadlineColumn("ece", "ECE ↓", "ece", False),),
             "expected calibration error and a reliability diagram per run",
             ECE_CONVENTION,
         ),
@@ -228,7 +230,7 @@ EVALUATORS: dict[str, Evaluator] = {
             "occlusion",
             OcclusionSettings,
             "bench.evaluate.occlusion:evaluate",
-            (Column("occlusion", "Occlusion AUC ↑", "auc", True),),
+            (HeadlineColumn("occlusion", "Occlusion AUC ↑", "auc", True),),
             "top-1 as growing shares of square patches are occluded (AdAutoMix's occlusion test), "
             "its curve and the area under it",
         ),
@@ -238,7 +240,7 @@ ALWAYS = ("clean",)  # evaluated whatever is asked: every report row needs it
 OPTIONAL = tuple(name for name in EVALUATORS if name not in ALWAYS)
 
 
-def column(key: str) -> tuple[Evaluator, Column]:
+def column(key: str) -> tuple[Evaluator, HeadlineColumn]:
     """The evaluator and column of a column key."""
     for evaluator in EVALUATORS.values():
         for col in evaluator.columns:

@@ -21,7 +21,7 @@ Log = Callable[[str], None]
 
 
 @dataclass
-class Outcome:
+class EvaluationOutcome:
     run_dir: Path
     evaluated: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # already stored with the same settings
@@ -57,7 +57,7 @@ def evaluate_run(
     *,
     force: bool = False,
     log: Log = lambda _: None,
-) -> Outcome:
+) -> EvaluationOutcome:
     """Run every evaluator `config` asks for on the run's networks and store each result.
 
     Raises BenchError (RestoreError, DataError) for a run that cannot be evaluated; whatever an
@@ -76,7 +76,7 @@ def evaluate_run(
         "git_commit": runtime.git_commit(),
         "torch": torch.__version__,
     }
-    outcome = Outcome(context.run_dir)
+    outcome = EvaluationOutcome(context.run_dir)
     for name in requested(config):
         evaluator, chosen = EVALUATORS[name], config.settings(name)
         spec = stamp(evaluator, chosen)

@@ -24,7 +24,7 @@ from typing import Any
 
 from bench import registry, results
 from bench.evaluate import corruption as corruption_mod
-from bench.evaluate.config import EVALUATORS, Column
+from bench.evaluate.config import EVALUATORS, HeadlineColumn
 from bench.evaluate.store import read_store
 from bench.job import Job
 from bench.report import robustness_notes, robustness_published
@@ -32,8 +32,10 @@ from bench.report.collect import Cell, resolve_network
 from bench.report.leaderboard import _fmt, _Footnotes, _measured, _published, display_name, rank_marks
 
 Group = tuple[str, str, int, float]  # dataset, backbone, budget epochs, scale
-COLUMNS: dict[str, tuple[str, Column]] = {c.key: (e.name, c) for e in EVALUATORS.values() for c in e.columns}
-MCE = Column("mce", "mCE ↓", "mce", False)  # from two runs' corruption cells, not one record
+COLUMNS: dict[str, tuple[str, HeadlineColumn]] = {
+    c.key: (e.name, c) for e in EVALUATORS.values() for c in e.columns
+}
+MCE = HeadlineColumn("mce", "mCE ↓", "mce", False)  # from two runs' corruption cells, not one record
 PAPER = [key for key, (_, c) in COLUMNS.items() if c.paper]
 
 
@@ -45,7 +47,7 @@ def reported_network(job: Job) -> str:
 
 
 @dataclass
-class Collected:
+class RobustnessCells:
     """Cells by (group, method label) and column key; `every` also by network."""
 
     reported: dict[tuple[Group, str], dict[str, Cell]] = field(default_factory=dict)
@@ -90,11 +92,11 @@ def collect(
     *,
     errors: dict[Path, str] | None = None,
     mce_baseline: str | None = None,
-) -> Collected:
+) -> RobustnessCells:
     """Every run's stored numbers, as cells of its method's reported network and of every network."""
     published = robustness_published.published_robustness(published_dir)
     errors = errors or {}
-    out = Collected()
+    out = RobustnessCells()
     keys = [*COLUMNS, MCE.key]
 
     def cells(table: dict, key: tuple, job: Job, network: str) -> dict[str, Cell]:
@@ -157,7 +159,7 @@ def _mce(store: dict[str, Any], network: str, baseline_dir: Path | None) -> floa
 # --- rendering ---------------------------------------------------------------------------------
 
 
-def _column(key: str) -> Column:
+def _column(key: str) -> HeadlineColumn:
     return MCE if key == MCE.key else COLUMNS[key][1]
 
 
@@ -197,7 +199,7 @@ def _group_title(group: Group) -> str:
     )
 
 
-def _table(collected: Collected, group: Group, footnote: _Footnotes, seeds: int) -> list[str]:
+def _table(collected: RobustnessCells, group: Group, footnote: _Footnotes, seeds: int) -> list[str]:
     rows = {method: row for (g, method), row in collected.reported.items() if g == group}
     keys = shown_columns(rows.values())
     sources = _corruption_sources(collected)
@@ -221,7 +223,7 @@ def _table(collected: Collected, group: Group, footnote: _Footnotes, seeds: int)
     return lines
 
 
-def _delta(cell: Cell, key: str, collected: Collected, footnote: _Footnotes) -> str:
+def _delta(cell: Cell, key: str, collected: RobustnessCells, footnote: _Footnotes) -> str:
     if cell.primary is None or cell.mean is None:
         return "—"
     reasons = robustness_published.reasons(cell, key, _generated(collected, cell))
@@ -230,7 +232,7 @@ def _delta(cell: Cell, key: str, collected: Collected, footnote: _Footnotes) -> 
     return f"{cell.mean - cell.primary.value:+.2f}"
 
 
-def _generated(collected: Collected, cell: Cell) -> bool:
+def _generated(collected: RobustnessCells, cell: Cell) -> bool:
     """Some of the cell's corruption numbers were computed on a generated set."""
     return any(
         store["evaluations"].get("corruption", {}).get(net, {}).get("generated")
@@ -243,7 +245,7 @@ def _generated(collected: Collected, cell: Cell) -> bool:
 CORRUPTION_KEYS = ("corruption", "cacc15", "mce")
 
 
-def _sources(collected: Collected, cell: Cell) -> set[str]:
+def _sources(collected: RobustnessCells, cell: Cell) -> set[str]:
     """The corrupted sets behind a cell's corruption numbers."""
     return {
         store["evaluations"]["corruption"][net].get("source", "?")
@@ -255,7 +257,7 @@ def _sources(collected: Collected, cell: Cell) -> set[str]:
     }
 
 
-def _corruption_sources(collected: Collected) -> dict[tuple[Group, str], set[str]]:
+def _corruption_sources(collected: RobustnessCells) -> dict[tuple[Group, str], set[str]]:
     out: dict[tuple[Group, str], set[str]] = {}
     for job, store in collected.stores:
         record = store["evaluations"].get("corruption", {}).get(reported_network(job))
@@ -264,7 +266,7 @@ def _corruption_sources(collected: Collected) -> dict[tuple[Group, str], set[str
     return out
 
 
-def _every_network(collected: Collected) -> list[str]:
+def _every_network(collected: RobustnessCells) -> list[str]:
     """A table of every network of the methods that report several (online and EMA teacher, ...)."""
     counts: dict[tuple[Group, str], int] = {}
     for group, method, _ in collected.every:
@@ -290,7 +292,7 @@ def _every_network(collected: Collected) -> list[str]:
     return [*lines, ""]
 
 
-def markdown(collected: Collected, *, title: str, source_note: str, seeds: int) -> str:
+def markdown(collected: RobustnessCells, *, title: str, source_note: str, seeds: int) -> str:
     footnote = _Footnotes()
     lines = [f"# {title}", "", source_note, ""]
     groups = list(dict.fromkeys(group for group, _ in collected.reported))
@@ -313,7 +315,7 @@ def markdown(collected: Collected, *, title: str, source_note: str, seeds: int) 
     return "\n".join(lines).rstrip() + "\n"
 
 
-def published_reference(collected: Collected, published_dir: Path) -> list[str]:
+def published_reference(collected: RobustnessCells, published_dir: Path) -> list[str]:
     """The robustness tables of the published table (those with a column beyond clean top-1) for
     the report's datasets and methods, as their sources print them, with backbone and budget."""
     from bench.published import table as published_table
@@ -371,7 +373,7 @@ CSV_FIELDS = [
 ]
 
 
-def csv_text(collected: Collected) -> str:
+def csv_text(collected: RobustnessCells) -> str:
     """One line per (method, network, column) with a value or an error; `reported` marks the
     network the Markdown table shows."""
     buffer = io.StringIO()
@@ -394,7 +396,9 @@ def _group_of(cell: Cell) -> Group:
     return (cell.dataset, cell.backbone, cell.epochs, cell.scale)
 
 
-def _csv_row(collected: Collected, group: Group, cell: Cell, key: str, reported: bool) -> dict[str, Any]:
+def _csv_row(
+    collected: RobustnessCells, group: Group, cell: Cell, key: str, reported: bool
+) -> dict[str, Any]:
     pub = cell.primary
     reasons = robustness_published.reasons(cell, key, _generated(collected, cell)) if pub else []
     return {
@@ -433,7 +437,7 @@ class OcclusionSeries:
     seeds: int
 
 
-def occlusion_series(collected: Collected) -> dict[Group, list[OcclusionSeries]]:
+def occlusion_series(collected: RobustnessCells) -> dict[Group, list[OcclusionSeries]]:
     """Per table group, one curve per method (its reported network), from the stored records;
     seeds evaluated at other shares than the first seed's are left out of the curve."""
     curves: dict[tuple[Group, str], list[dict[str, Any]]] = {}

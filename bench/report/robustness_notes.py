@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from bench.evaluate.config import EVALUATORS
 
 if TYPE_CHECKING:
-    from bench.report.robustness import Collected
+    from bench.report.robustness import RobustnessCells
 
 
 def _eps(s: dict[str, Any]) -> str:
@@ -56,7 +56,7 @@ SENTENCES: dict[str, Callable[[dict[str, Any]], str]] = {
 }
 
 
-def _settings(collected: Collected, evaluator: str) -> list[dict[str, Any]]:
+def _settings(collected: RobustnessCells, evaluator: str) -> list[dict[str, Any]]:
     found = {
         json.dumps(record.get("settings", {}), sort_keys=True)
         for _, store in collected.stores
@@ -69,7 +69,7 @@ def _generic(evaluator: str, s: dict[str, Any]) -> str:
     return f"- {evaluator}: " + ", ".join(f"{k} = {v}" for k, v in sorted(s.items())) + "."
 
 
-def _generation(collected: Collected) -> list[str]:
+def _generation(collected: RobustnessCells) -> list[str]:
     """How generated corrupted sets came out: images regenerated, warnings caught."""
     seen: dict[str, dict[str, Any]] = {}
     for _, store in collected.stores:
@@ -97,7 +97,7 @@ def _generation(collected: Collected) -> list[str]:
     return out
 
 
-def notes(collected: Collected) -> list[str]:
+def notes(collected: RobustnessCells) -> list[str]:
     images = sorted(
         {r.get("n") for _, s in collected.stores for r in s["evaluations"].get("clean", {}).values()} - {None}
     )
