@@ -283,7 +283,7 @@ def _every_network(collected: RobustnessCells) -> list[str]:
     ]
     for (group, _, network), row in multi.items():
         first = row[keys[0]]
-        where = _group_title(group).rsplit(" · ", 1 + (group[3] < 1))[0]
+        where = f"{registry.published_name('datasets', group[0])} · {registry.published_name('backbones', group[1])}"
         lines.append(
             f"| {display_name(first)} | {where} | {network} | "
             + " | ".join(_shown(row[k], len(row[k].values), "") for k in keys)
