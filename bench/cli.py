@@ -66,16 +66,19 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bench import signals
+
     args = parser().parse_args(argv)
     try:
         check_paths(args)  # before any command imports torch
-        return args.func(args)
+        with signals.stop_like_ctrl_c():
+            return args.func(args)
     except BenchError as exc:
         err.print(Text("error: ", style="red") + Text(str(exc)), soft_wrap=True)
         return exc.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         err.print("interrupted: finished epochs are checkpointed; run the same command again to resume")
-        return 130
+        return signals.exit_code(exc)
 
 
 if __name__ == "__main__":

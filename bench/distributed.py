@@ -33,13 +33,10 @@ the tests run this path). Inside `bench/train.py` the group changes five things:
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import gc
 import json
 import os
 import signal
-import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -211,11 +208,9 @@ def init_from_env(rt: Runtime) -> Group:
 
 def _die_with_parent() -> None:
     """Rank processes must not outlive the worker that holds the job's lock (kill -9 included)."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    if os.getppid() != int(os.environ.get("BENCH_PARENT_PID", os.getppid())):
-        os._exit(1)  # the worker died before prctl took effect
+    from bench import signals
+
+    signals.die_with_parent(signal.SIGKILL)
     if "SUBMITIT_EXECUTOR" in os.environ:  # Slurm's requeue signal is the worker's to handle
         name = "SIG" + os.environ.get("SUBMITIT_PREEMPT_SIGNAL", "USR2")
         signal.signal(getattr(signal, name, signal.SIGUSR2), signal.SIG_IGN)
@@ -223,8 +218,8 @@ def _die_with_parent() -> None:
 
 def rank_main(run_dir: str) -> int:
     """Entry point of one rank process: `python -m bench _rank RUN_DIR` (started by the launcher)."""
-    from bench import results, runtime, schema
-    from bench.job import Job
+    from bench import records, runtime, safe_io, schema
+    from bench.executors.worker import NO_SPACE
     from bench.settings import Settings
     from bench.train import run_job
 
@@ -233,11 +228,13 @@ def rank_main(run_dir: str) -> int:
     if threads:
         torch.set_num_threads(int(threads))
     settings = schema.build(Settings, json.loads(os.environ["BENCH_SETTINGS_JSON"]))
-    job = Job.from_record(results.read_json(Path(run_dir) / results.SPEC))
+    job = records.read_spec(Path(run_dir))
     group = init_from_env(runtime.resolve(settings.run))
     try:
         record = run_job(job, settings, echo=group.is_main, group=group)
     finally:
         gc.collect()  # DDP's reducer (held in reference cycles) must go before its process group
         dist.destroy_process_group()
-    return 0 if record["status"] == "ok" else 1
+    if record.ok:
+        return 0
+    return NO_SPACE if safe_io.says_full(record.error) else 1

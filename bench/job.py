@@ -15,7 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from bench import schema
+from bench import records, schema
 from bench.recipe import Recipe
 
 # Bump when the meaning of a spec changes (training loop semantics, data pipeline, ...).
@@ -88,14 +88,8 @@ class Job:
         return {"method": self.method, "backbone": self.backbone, "dataset": self.dataset, "seed": self.seed}
 
     def run_dir(self, runs_root: Path) -> Path:
-        return (
-            runs_root
-            / self.suite
-            / self.dataset
-            / self.backbone
-            / self.method
-            / f"s{self.seed}-{self.id[:8]}"
-        )
+        """The job's folder in the run store, shared by every suite that has this job (bench/records.py)."""
+        return records.run_dir(runs_root, self.id)
 
     def to_record(self) -> dict[str, Any]:
         """spec.json: the spec plus where the job came from."""

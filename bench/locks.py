@@ -12,6 +12,9 @@ writes who it is (host, pid, start time) into the file and touches it every HEAR
 a lock file naming *another* host whose heartbeat is fresh counts as held even where flock
 cannot see it. On its own host, flock alone decides (a stale heartbeat there just means the
 holder died). The file is emptied on a clean release.
+
+The lock file is opened without following links and must be a regular file (bench/safe_io.py):
+a `lock` someone replaced by a link to another file is refused, never truncated.
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-LOCK = "lock"
+from bench import records, safe_io
+
+LOCK = records.LOCK
 HEARTBEAT_SECONDS = 30.0
 STALE_SECONDS = 3 * HEARTBEAT_SECONDS  # a foreign heartbeat older than this is a dead holder
 # A `bench status` probe takes a shared lock for a few microseconds; retry so that it is never
@@ -85,8 +90,8 @@ class JobLock:
 
     def acquire(self) -> bool:
         """Take the lock if nobody holds it; False if another process does."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        safe_io.make_folder(self.path.parent)
+        fd = safe_io.open_in_place(self.path, os.O_RDWR | os.O_CREAT)
         have_flock = True
         for attempt in range(ACQUIRE_TRIES):
             try:
@@ -140,8 +145,8 @@ class JobLock:
 def probe(run_dir: Path) -> Holder | None:
     """Who holds the job's lock, or None if nobody does. Cheap: one open, one read, one flock."""
     try:
-        fd = os.open(Path(run_dir) / LOCK, os.O_RDONLY)
-    except FileNotFoundError:
+        fd = os.open(Path(run_dir) / LOCK, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:  # absent; or a link or a folder, which `JobLock.acquire` refuses with a message
         return None
     try:
         owner = _owner(fd)

@@ -77,6 +77,11 @@ class Recipe:
             self.image_size is None or self.image_size >= 8, f"image_size must be >= 8, got {self.image_size}"
         )
         _check(self.grad_clip is None or self.grad_clip > 0, f"grad_clip must be > 0, got {self.grad_clip}")
+        _check(
+            self.schedule.min_lr <= self.optimizer.lr,
+            f"schedule.min_lr ({self.schedule.min_lr:g}) must not exceed optimizer.lr ({self.optimizer.lr:g}): "
+            "the schedule would raise the learning rate instead of decaying it",
+        )
 
     @property
     def full_data(self) -> bool:

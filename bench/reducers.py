@@ -27,8 +27,8 @@ import re
 import statistics
 from collections.abc import Mapping, Sequence
 
-_WINDOW = re.compile(r"^(median|best|mean)_last(\d+)$")
-_OPENMIXUP = re.compile(r"^openmixup_(median|automix)(\d+)$")
+_WINDOW = re.compile(r"^(median|best|mean)_last([1-9]\d*)$")  # K >= 1: 'median_last0' is no window
+_OPENMIXUP = re.compile(r"^openmixup_(median|automix)([1-9]\d*)$")
 NAMES = (
     "final",
     "best",
@@ -52,7 +52,7 @@ def check(reducer: str) -> str:
     if name in ("final", "best") or _WINDOW.match(name) or _OPENMIXUP.match(name):
         return reducer
     raise ValueError(
-        f"unknown reducer {reducer!r}; valid: {', '.join(NAMES)} (K an integer, e.g. openmixup_median10)"
+        f"unknown reducer {reducer!r}; valid: {', '.join(NAMES)} (K an integer >= 1, e.g. openmixup_median10)"
     )
 
 

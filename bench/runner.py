@@ -1,20 +1,24 @@
-"""Run a suite: expand it, check its data, skip finished jobs, execute the rest, write the leaderboard."""
+"""Run a suite: expand it, check its data and device, skip finished jobs, execute the rest.
+
+Jobs live in the run store (bench/records.py) by content: a job another suite has finished is
+skipped here too. Before anything runs, every job of the suite gets its link in the suite's view
+(`<runs>/<suite>/...`), and run folders of the layout before the store are moved into it.
+Reports are written by the report side (bench/report/write.py), never here.
+"""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
-from bench import executors, locks, registry, results
+from bench import executors, locks, records, registry
 from bench.data.base import DataError
 from bench.data.check import validate
+from bench.errors import BenchError
 from bench.executors.events import Events
 from bench.job import Job
 from bench.models import pretrained
-from bench.report import leaderboard, plots
-from bench.report.collect import collect
+from bench.records import Result
 from bench.settings import Settings
 from bench.suite import Suite, expand
 
@@ -23,14 +27,14 @@ from bench.suite import Suite, expand
 class RunSummary:
     jobs: list[Job]
     skipped: list[Job]  # already finished
-    records: list[dict[str, Any]] = field(default_factory=list)
+    records: list[Result] = field(default_factory=list)
     seconds: float = 0.0
     elsewhere: list[tuple[Job, str]] = field(default_factory=list)  # run or finished by another process
     submitted: list[Job] = field(default_factory=list)  # queued on a cluster and not waited for
 
     @property
-    def failed(self) -> list[dict[str, Any]]:
-        return [r for r in self.records if r.get("status") != "ok"]
+    def failed(self) -> list[Result]:
+        return [r for r in self.records if not r.ok]
 
 
 def check_data(jobs: list[Job], settings: Settings) -> None:
@@ -46,12 +50,34 @@ def check_data(jobs: list[Job], settings: Settings) -> None:
         raise DataError("\n\n".join(problems))
 
 
+def check_device(settings: Settings, executor: str) -> None:
+    """A device the settings name is there, before any job starts (a Slurm job's is on its node)."""
+    if settings.run.device != "cuda" or executor == "slurm":
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        raise BenchError(
+            "--device cuda (or device = 'cuda' in bench.toml), but torch sees no CUDA device on this "
+            "machine; use --device auto or cpu, or run where a GPU is visible"
+        )
+
+
 def split_finished(jobs: list[Job], settings: Settings) -> tuple[list[Job], list[Job]]:
-    """(finished, pending): a job is finished when its folder holds an ok result with its id."""
+    """(finished, pending): a job is finished when its folder holds an ok result with its id that
+    its other records agree with (bench/records.py), whichever suite ran it."""
     finished, pending = [], []
     for job in jobs:
-        (finished if results.is_finished(job.run_dir(settings.runs_root), job.id) else pending).append(job)
+        done = records.read_run(records.locate(job, settings.runs_root), job).done
+        (finished if done else pending).append(job)
     return finished, pending
+
+
+def adopt_legacy(jobs: list[Job], settings: Settings, events: Events) -> None:
+    """Move run folders of the layout before the store into it (nothing is written if there are none)."""
+    moved = sum(records.adopt_legacy(job, settings.runs_root) for job in jobs)
+    if moved:
+        events.info(f"moved {moved} run folder(s) into the run store {settings.runs_root / records.STORE}")
 
 
 class _Tally:
@@ -66,7 +92,7 @@ class _Tally:
     def epoch(self, job: Job, epoch: int) -> None:
         self.events.epoch(job, epoch)
 
-    def finished(self, job: Job, record: dict[str, Any]) -> None:
+    def finished(self, job: Job, record: Result) -> None:
         self.events.finished(job, record)
 
     def skipped(self, job: Job, reason: str) -> None:
@@ -86,69 +112,34 @@ def run_suite(
 ) -> RunSummary:
     """Run every unfinished job of the suite (`jobs`: its expansion, if the caller has it)."""
     jobs = expand(suite) if jobs is None else jobs
-    finished, pending = split_finished(jobs, settings)
     name = executor or settings.run.executor
     module = executors.get(name)
+    adopt_legacy(jobs, settings, events)
+    finished, pending = split_finished(jobs, settings)
     if pending:
+        check_device(settings, name)
         check_data(pending, settings)  # before any job starts
         pretrained.check_jobs(pending, settings.weights_dir)
         module.check(pending, settings)
+    for job in jobs:
+        records.link_view(job, settings.runs_root)
     started = time.time()
     summary = RunSummary(jobs=jobs, skipped=finished)
     tally = _Tally(events, summary)
-    runnable = []
+    runnable: dict[str, Job] = {}
     for job in pending:
+        twin = runnable.get(job.id)
+        if twin is not None:  # two cells of this suite are the same job: it runs once, both read it
+            events.skipped(job, f"the same job as {twin.method} (trained once, read by both cells)")
+            continue
         holder = locks.probe(job.run_dir(settings.runs_root))
         if holder is None:
-            runnable.append(job)
+            runnable[job.id] = job
         else:
             tally.skipped(job, f"running in another process ({holder.describe()})")
     if runnable:
-        summary.records = module.run(runnable, settings, tally)
+        summary.records = module.run(list(runnable.values()), settings, tally)
     if name == "slurm" and not settings.slurm.wait:
-        summary.submitted = runnable
+        summary.submitted = list(runnable.values())
     summary.seconds = time.time() - started
     return summary
-
-
-def report_name(suite: Suite) -> str:
-    """The leaderboard's file stem: the suite's name, with the scale when it is reduced."""
-    return suite.name if suite.scale == 1 else f"{suite.name}-scale{suite.scale:g}"
-
-
-def write_leaderboard(suite: Suite, settings: Settings) -> tuple[Path, Path, list[Path]]:
-    """reports/<name>.md, .csv and the figures (<name>-top1.png, -curves.png, -delta.png)."""
-    cells = collect(suite, settings)
-    name = report_name(suite)
-    runs = settings.runs_root / suite.name
-    title = f"Leaderboard: {suite.name}"
-    if suite.only:
-        title += f", slice {suite.slice_text}"
-    if suite.scale < 1:
-        title += f" at reduced scale ×{suite.scale:g} (not comparable with published numbers)"
-    note = (
-        f"Generated by `bench leaderboard {suite.path}"
-        + (f" --scale {suite.scale:g}" if suite.scale < 1 else "")
-        + "".join(f" --only {axis}={','.join(map(str, values))}" for axis, values in suite.only)
-        + f"` from the run records in `{_relative(runs, settings)}`; do not edit by hand. "
-        f"Seeds: {', '.join(map(str, suite.data.axes.seeds))}. Published values and their sources: "
-        "`results/published/`. Figures: "
-        + ", ".join(f"`{name}-{kind}.png`" for kind in ("top1", "curves", "delta"))
-        + "."
-    )
-    md, csv_path = leaderboard.write(
-        cells,
-        settings.reports_dir,
-        name,
-        title=title,
-        seeds=len(suite.data.axes.seeds),
-        source_note=note,
-    )
-    return md, csv_path, plots.write(cells, settings.reports_dir, name, title=title)
-
-
-def _relative(path: Path, settings: Settings) -> str:
-    try:
-        return str(path.resolve().relative_to(Path(settings.base_dir).resolve()))
-    except ValueError:
-        return str(path)

@@ -14,7 +14,7 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -22,6 +22,9 @@ from torch import nn
 import bench
 from bench.errors import BenchError
 from bench.settings import RunSettings
+
+if TYPE_CHECKING:
+    from bench.records import Machine
 
 
 @dataclass(frozen=True)
@@ -184,6 +187,20 @@ def versions(rt: Runtime) -> dict[str, Any]:
         "device": rt.describe(),
         "torch_threads": torch.get_num_threads(),
     }
+
+
+def machine(rt: Runtime, processes: int = 1) -> Machine:
+    """What a job ran on, for result.json: CPU and GPU models, GPU count, torch and CUDA versions."""
+    from bench.records import Machine
+
+    on_gpu = rt.device.type == "cuda"
+    return Machine(
+        cpu=cpu_name(),
+        gpu=torch.cuda.get_device_name(rt.device) if on_gpu else None,
+        gpus=processes if on_gpu else 0,
+        torch=torch.__version__,
+        cuda=torch.version.cuda,
+    )
 
 
 def cpu_job_threads(run: RunSettings) -> int:

@@ -7,7 +7,10 @@ carries the dotted key path of the offending value.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import math
+import reprlib
 import types
 from collections.abc import Mapping
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
@@ -15,6 +18,16 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_
 from bench.errors import ConfigError, did_you_mean
 
 T = TypeVar("T")
+
+
+_SHOW = reprlib.Repr()
+_SHOW.maxstring, _SHOW.maxother, _SHOW.maxlevel = 80, 80, 3
+_SHOW.maxlist = _SHOW.maxtuple = _SHOW.maxdict = _SHOW.maxset = 6
+
+
+def show(value: Any) -> str:
+    """A short repr for error messages: a huge value (a YAML alias bomb) is never formatted whole."""
+    return _SHOW.repr(value)
 
 
 def _join(path: str, key: str | int) -> str:
@@ -49,7 +62,7 @@ def convert(tp: Any, value: Any, path: str) -> Any:
         choices = get_args(tp)
         if value not in choices:
             raise ConfigError(
-                f"{value!r} is not valid{did_you_mean(value, map(str, choices))}; "
+                f"{show(value)} is not valid{did_you_mean(value, map(str, choices)) if isinstance(value, str) else ''}; "
                 f"valid: {', '.join(map(str, choices))}",
                 key=path,
             )
@@ -68,45 +81,48 @@ def convert(tp: Any, value: Any, path: str) -> Any:
                 errors.append(exc)
         if len(errors) == 1:
             raise errors[0]
-        raise ConfigError(f"expected {_type_name(tp)}, got {value!r}", key=path)
+        raise ConfigError(f"expected {_type_name(tp)}, got {show(value)}", key=path)
     if dataclasses.is_dataclass(tp):
         return build(tp, value, path)
     if origin in (list, tuple):
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"expected a list, got {value!r}", key=path)
+            raise ConfigError(f"expected a list, got {show(value)}", key=path)
         args = get_args(tp) or (Any, ...)
         if origin is tuple and args[-1] is not Ellipsis:  # fixed length, e.g. tuple[float, float]
             if len(value) != len(args):
-                raise ConfigError(f"expected a list of {len(args)} values, got {value!r}", key=path)
+                raise ConfigError(f"expected a list of {len(args)} values, got {show(value)}", key=path)
             return tuple(convert(t, v, _join(path, i)) for i, (t, v) in enumerate(zip(args, value)))
         items = [convert(args[0], v, _join(path, i)) for i, v in enumerate(value)]
         return tuple(items) if origin is tuple else items
     if origin in (dict, Mapping):
         if not isinstance(value, Mapping):
-            raise ConfigError(f"expected a mapping, got {value!r}", key=path)
+            raise ConfigError(f"expected a mapping, got {show(value)}", key=path)
         _, value_type = get_args(tp) or (str, Any)
         return {str(k): convert(value_type, v, _join(path, str(k))) for k, v in value.items()}
     if tp is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"expected true or false, got {value!r}", key=path)
+            raise ConfigError(f"expected true or false, got {show(value)}", key=path)
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"expected an integer, got {value!r}", key=path)
+            raise ConfigError(f"expected an integer, got {show(value)}", key=path)
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             # YAML 1.1 reads "1e-4" as a string; accept numeric strings for floats only.
+            number = None
             if isinstance(value, str):
-                try:
-                    return float(value)
-                except ValueError:
-                    pass
-            raise ConfigError(f"expected a number, got {value!r}", key=path)
+                with contextlib.suppress(ValueError):
+                    number = float(value)
+            if number is None:
+                raise ConfigError(f"expected a number, got {show(value)}", key=path)
+            value = number
+        if not math.isfinite(value):
+            raise ConfigError(f"expected a finite number, got {show(value)}", key=path)
         return float(value)
     if tp is str:
         if not isinstance(value, str):
-            raise ConfigError(f"expected a string, got {value!r}", key=path)
+            raise ConfigError(f"expected a string, got {show(value)}", key=path)
         return value
     raise TypeError(f"schema: unsupported type {tp!r} at {path}")  # a bug, not a user error
 
@@ -124,7 +140,7 @@ def build(cls: type[T], data: Any, path: str = "") -> T:
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
-        raise ConfigError(f"expected a mapping, got {data!r}", key=path or None)
+        raise ConfigError(f"expected a mapping, got {show(data)}", key=path or None)
     fields = fields_of(cls)
     for key in data:
         if key not in fields:
@@ -149,7 +165,7 @@ def build(cls: type[T], data: Any, path: str = "") -> T:
 def check_partial(cls: type, data: Any, path: str) -> None:
     """Validate the keys and value types of a partial mapping (an override) against `cls`."""
     if not isinstance(data, Mapping):
-        raise ConfigError(f"expected a mapping, got {data!r}", key=path)
+        raise ConfigError(f"expected a mapping, got {show(data)}", key=path)
     fields = fields_of(cls)
     for key, value in data.items():
         sub = _join(path, str(key))

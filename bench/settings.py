@@ -204,9 +204,15 @@ def load(path: str | Path | None = None) -> Settings:
     settings = Settings()
     if config is not None:
         try:
-            raw = tomllib.loads(config.read_text())
+            raw = tomllib.loads(config.read_bytes().decode("utf-8"))
         except FileNotFoundError:
             raise BenchError(f"{config}: no such settings file") from None
+        except IsADirectoryError:
+            raise BenchError(f"{config}: is a folder, not a settings file (give bench.toml)") from None
+        except OSError as exc:
+            raise BenchError(f"{config}: cannot be read ({exc.strerror})") from None
+        except UnicodeDecodeError as exc:
+            raise BenchError(f"{config}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
         except tomllib.TOMLDecodeError as exc:
             raise BenchError(f"{config}: invalid TOML: {exc}") from None
         try:

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from bench import registry, schema
+from bench import registry, safe_io, schema
 from bench.errors import BenchError, ConfigError, did_you_mean
 from bench.evaluate.config import RobustnessConfig
 from bench.job import Job, Report
@@ -183,13 +183,63 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def read_yaml(path: Path) -> Any:
+MAX_YAML_VALUES = 100_000  # values a suite may hold once its aliases are expanded (real ones: < 5,000)
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """Values under `node` with every alias expanded, computed once per node (an alias is the
+    same node object again, so a billion-laughs file is measured without being expanded)."""
+    key = id(node)
+    if key not in sizes:
+        sizes[key] = 0  # a recursive alias counts once instead of looping
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        total = 1
+        for child in children:
+            total += _expanded_size(child, sizes)
+            if total > MAX_YAML_VALUES:
+                break
+        sizes[key] = total
+    return sizes[key]
+
+
+def _read_suite_text(path: Path) -> str:
     try:
-        text = path.read_text()
+        data = path.read_bytes()
     except FileNotFoundError:
         raise BenchError(f"{path}: no such suite file") from None
+    except IsADirectoryError:
+        raise BenchError(
+            f"{path}: is a folder, not a suite file (give a .yaml file, e.g. suites/smoke.yaml)"
+        ) from None
+    except OSError as exc:
+        raise BenchError(f"{path}: cannot be read ({exc.strerror})") from None
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: no Python objects
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise BenchError(
+            f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}); save it as UTF-8"
+        ) from None
+
+
+def read_yaml(path: Path) -> Any:
+    text = _read_suite_text(path)
+    try:
+        loader = _UniqueKeyLoader(text)  # a SafeLoader: no Python objects
+        try:
+            node = loader.get_single_node()
+            if node is not None and _expanded_size(node, {}) > MAX_YAML_VALUES:
+                raise BenchError(
+                    f"{path}: its aliases (*name) expand to more than {MAX_YAML_VALUES:,} values; a suite "
+                    "this large is a mistake or an attack (a 'billion laughs' file): write the values out"
+                )
+            return loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
@@ -240,7 +290,7 @@ def _method_class(name: str, key: str) -> Any:
 
 def _check_cell_keys(cell: Any, key: str, allowed: dict[str, list[Any]], plural_seed: bool) -> None:
     if not isinstance(cell, Mapping):
-        raise ConfigError(f"expected a mapping of axis values, got {cell!r}", key=key)
+        raise ConfigError(f"expected a mapping of axis values, got {schema.show(cell)}", key=key)
     valid = [*AXES, "seeds"] if plural_seed else list(AXES)
     for axis, value in cell.items():
         if axis not in valid:
@@ -253,9 +303,34 @@ def _check_cell_keys(cell: Any, key: str, allowed: dict[str, list[Any]], plural_
                 if v not in allowed[axis]:
                     choices = ", ".join(map(str, allowed[axis]))
                     raise ConfigError(
-                        f"{v!r} is not on the {axis} axis{did_you_mean(str(v), map(str, allowed[axis]))}; axis values: {choices}",
+                        f"{schema.show(v)} is not on the {axis} axis{did_you_mean(schema.show(v), map(str, allowed[axis]))}; axis values: {choices}",
                         key=f"{key}.{axis}",
                     )
+
+
+def _check_names(suite: Suite) -> None:
+    """The suite's name and its method labels become folder names: single safe path components."""
+    try:
+        safe_io.check_component(suite.data.name, "suite name")
+    except BenchError as exc:
+        raise ConfigError(str(exc), key="name") from None
+    for i, item in enumerate(suite.method_items()):
+        try:
+            safe_io.check_component(item.name, "method label")
+        except BenchError as exc:
+            raise ConfigError(str(exc), key=f"axes.methods[{i}]") from None
+
+
+def _check_unique_axes(axes: Axes) -> None:
+    for axis_name in ("backbones", "datasets", "seeds"):
+        values = list(getattr(axes, axis_name))
+        repeated = sorted({v for v in values if values.count(v) > 1}, key=str)
+        if repeated:
+            raise ConfigError(
+                f"lists {', '.join(map(str, repeated))} more than once; each value is one column or "
+                "seed of the table, so list it once",
+                key=f"axes.{axis_name}",
+            )
 
 
 def validate(suite: Suite) -> None:
@@ -265,6 +340,8 @@ def validate(suite: Suite) -> None:
     for axis_name in ("methods", "backbones", "datasets", "seeds"):
         if not getattr(axes, axis_name):
             raise ConfigError("must not be empty", key=f"axes.{axis_name}")
+    _check_names(suite)
+    _check_unique_axes(axes)
     labels = [m.name for m in suite.method_items()]
     duplicates = {name for name in labels if labels.count(name) > 1}
     if duplicates:
@@ -304,7 +381,12 @@ def validate(suite: Suite) -> None:
                 raise ConfigError("this key is required", key=f"include[{i}].{axis}")
     for i, cell in enumerate(data.exclude):
         _check_cell_keys(cell, f"exclude[{i}]", allowed, plural_seed=False)
-    expand(suite)  # resolves every cell: catches bad parameter values and incompatible cells
+    if not expand(suite):  # resolves every cell: catches bad parameter values and incompatible cells
+        raise ConfigError(
+            "the suite has no job: its exclude list removes every cell of the axes (and include adds "
+            "none); remove an exclude entry or add to the axes",
+            key="exclude",
+        )
 
 
 # --- expansion --------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ produces the same numbers as an uninterrupted run; a finished job is never retra
 
 from __future__ import annotations
 
+import contextlib
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
@@ -18,7 +19,7 @@ import torch
 from torch import nn
 from torch.profiler import record_function
 
-from bench import build, distributed, registry, results, runtime
+from bench import build, distributed, records, registry, runtime, safe_io
 from bench.data.base import DatasetSpec
 from bench.data.pipeline import build_loaders
 from bench.errors import BenchError
@@ -26,9 +27,10 @@ from bench.job import Job
 from bench.methods.base import Method
 from bench.optim import set_learning_rates
 from bench.recipe import Recipe
+from bench.records import MetricsRow, Result
 from bench.settings import Settings
 
-EpochCallback = Callable[[Job, dict[str, Any]], None]
+EpochCallback = Callable[[Job, MetricsRow], None]
 
 
 class NonFiniteLoss(BenchError):
@@ -36,20 +38,25 @@ class NonFiniteLoss(BenchError):
 
 
 class _Log:
-    """Plain-text log lines in the run folder (and on stdout when asked)."""
+    """Plain-text log lines in the run folder (and on stdout when asked).
 
-    def __init__(self, path: Path, echo: bool) -> None:
-        self.file = path.open("a", buffering=1)
+    A line that cannot be written (a full disk) is dropped rather than raised: the job fails on
+    its next record write, which names the full disk, instead of on its log."""
+
+    def __init__(self, folder: Path, name: str, echo: bool) -> None:
+        self.file = records.open_log(folder, name)
         self.echo = echo
 
     def __call__(self, message: str) -> None:
         line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}"
-        self.file.write(line + "\n")
+        with contextlib.suppress(OSError):
+            self.file.write(line + "\n")
         if self.echo:
             print(line, flush=True)
 
     def close(self) -> None:
-        self.file.close()
+        with contextlib.suppress(OSError):
+            self.file.close()
 
 
 def run_job(
@@ -59,39 +66,49 @@ def run_job(
     echo: bool = False,
     on_epoch: EpochCallback | None = None,
     group: distributed.Group = distributed.SINGLE,
-) -> dict[str, Any]:
+) -> Result:
     """Train `job` (resuming if it was interrupted) and write its result; never raises for a job failure.
 
-    Returns the result record; `status` is 'ok' or 'error' (with the message). KeyboardInterrupt
-    propagates and leaves the checkpoint in place for the next run. In a multi-GPU job every rank
-    calls this; only rank 0 writes to the run folder (see bench/distributed.py).
+    Returns the result; `status` is 'ok' or 'error' (with the message). KeyboardInterrupt (and
+    SIGTERM, SIGHUP: bench/signals.py) propagates and leaves the checkpoint in place for the next
+    run. In a multi-GPU job every rank calls this; only rank 0 writes to the run folder (see
+    bench/distributed.py). A full disk is an error naming it, even when the result cannot be written.
     """
-    run_dir = job.run_dir(settings.runs_root)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if group.is_main:
-        results.write_json(run_dir / results.SPEC, job.to_record())
-    log = _Log(
-        run_dir / (results.LOG if group.is_main else distributed.RANK_LOG.format(rank=group.rank)), echo
-    )
+    run_dir = records.prepare(job, settings.runs_root) if group.is_main else job.run_dir(settings.runs_root)
+    log = _Log(run_dir, records.LOG if group.is_main else distributed.RANK_LOG.format(rank=group.rank), echo)
     started = time.time()
-    record: dict[str, Any] = {"id": job.id, "suite": job.suite, "label": job.method}
+    outcome: dict[str, Any] = {}
     try:
-        record.update(_train(job, settings, run_dir, log, on_epoch, group))
-        record.update(status="ok", error=None)
+        outcome = _train(job, settings, run_dir, log, on_epoch, group)
+        status, error = "ok", None
     except BenchError as exc:
         log(f"error: {exc}")
-        record.update(status="error", error=str(exc))
+        status, error = "error", str(exc)
     except Exception as exc:  # a bug or an environment failure: keep the traceback in the log
         log("error:\n" + traceback.format_exc())
-        record.update(
-            status="error", error=f"{type(exc).__name__}: {exc} (traceback in {run_dir / results.LOG})"
-        )
+        if safe_io.is_full(exc):
+            error = str(safe_io.NoSpace(run_dir, exc))  # type: ignore[arg-type]
+        else:
+            error = f"{type(exc).__name__}: {exc} (traceback in {run_dir / records.LOG})"
+        status = "error"
     finally:
         log.close()
-    record["wall_seconds"] = round(time.time() - started, 3)
+    result = Result(
+        id=job.id,
+        suite=job.suite,
+        label=job.method,
+        status=status,
+        error=error,
+        wall_seconds=round(time.time() - started, 3),
+        **outcome,
+    )
     if group.is_main:
-        results.write_json(run_dir / results.RESULT, record)
-    return record
+        try:
+            records.write_result(run_dir, result)
+        except safe_io.NoSpace as exc:  # the caller still gets the result, and says why it is not on disk
+            if result.ok:
+                result = Result(id=job.id, suite=job.suite, label=job.method, status="error", error=str(exc))
+    return result
 
 
 def _train(
@@ -102,6 +119,7 @@ def _train(
     on_epoch: EpochCallback | None,
     group: distributed.Group,
 ) -> dict[str, Any]:
+    """Train every epoch not yet completed; returns the result's fields (metrics, provenance)."""
     recipe = job.recipe
     rt = runtime.resolve(settings.run)
     dataset: DatasetSpec = registry.get("datasets", job.dataset).load()
@@ -161,33 +179,35 @@ def _train(
         if not torch.isfinite(loss_sum):
             raise NonFiniteLoss(f"loss became {loss_sum.item()} in epoch {epoch + 1} (lr {lr:.4g})")
         train_seconds = time.time() - tic
-        row: dict[str, Any] = {
-            "epoch": epoch + 1,
-            "lr": lr,
-            "train_loss": loss_sum.item() / steps_per_epoch,
-            "train": {k: v.item() / steps_per_epoch for k, v in log_sums.items()},
-            "train_seconds": round(train_seconds, 3),
-        }
+        top1: dict[str, float] = {}
         if (epoch + 1) % recipe.eval_every == 0 or epoch + 1 == recipe.epochs:
             group.copy_buffers_from_main(train_step)
-            row["test_top1"] = {
+            top1 = {
                 name: distributed.top1(net, test_loader, rt, group)
                 for name, net in method.eval_models(model).items()
             }
-        row["seconds"] = round(time.time() - tic, 3)
+        row = MetricsRow(
+            epoch=epoch + 1,
+            lr=lr,
+            train_loss=loss_sum.item() / steps_per_epoch,
+            train={k: v.item() / steps_per_epoch for k, v in log_sums.items()},
+            train_seconds=round(train_seconds, 3),
+            seconds=round(time.time() - tic, 3),
+            test_top1=top1,
+        )
         history.append(row)
         group.check_in_sync(train_step, epoch + 1, when=f"after epoch {epoch + 1}")
         if group.is_main:
-            results.write_jsonl(run_dir / results.METRICS, history)
+            records.write_metrics(run_dir, history)
             _save_checkpoint(run_dir, job, epoch + 1, history, model, method, optimizer, data_gen, method_gen)
-        accuracy = " ".join(f"{k}={v:.2f}" for k, v in row.get("test_top1", {}).items())
+        accuracy = " ".join(f"{k}={v:.2f}" for k, v in row.test_top1.items())
         log(
-            f"epoch {epoch + 1}/{recipe.epochs} loss {row['train_loss']:.4f} lr {lr:.4g} top1 {accuracy} ({row['seconds']:.1f}s)"
+            f"epoch {epoch + 1}/{recipe.epochs} loss {row.train_loss:.4f} lr {lr:.4g} top1 {accuracy} ({row.seconds:.1f}s)"
         )
         if on_epoch:
             on_epoch(job, row)
 
-    return {**summarize(history, type(method), rt), **provenance}
+    return {**summarize(history, type(method), rt, group), **provenance}
 
 
 class Trainer:
@@ -270,11 +290,16 @@ def _ranged(batches: Iterable, name: str) -> Iterator:
         yield item
 
 
-def summarize(history: list[dict[str, Any]], method_cls: type[Method], rt: runtime.Runtime) -> dict[str, Any]:
-    """The result record's metrics: per network the final, best and median-of-last-10 top-1."""
+def summarize(
+    history: list[MetricsRow],
+    method_cls: type[Method],
+    rt: runtime.Runtime,
+    group: distributed.Group = distributed.SINGLE,
+) -> dict[str, Any]:
+    """The result's fields: per network the final, best and median-of-last-10 top-1, and what ran it."""
     from bench import reducers
 
-    curves = curves_from(history)
+    curves = records.curves_from(history)
     metrics = {
         network: {r: reducers.reduce(values, r) for r in ("final", "best", "median_last10")}
         for network, values in curves.items()
@@ -283,18 +308,10 @@ def summarize(history: list[dict[str, Any]], method_cls: type[Method], rt: runti
         "epochs_completed": len(history),
         "metrics": metrics,
         "primary_network": method_cls.primary_network,
-        "train_seconds": round(sum(r["train_seconds"] for r in history), 3),
+        "train_seconds": round(sum(r.train_seconds for r in history), 3),
         "versions": runtime.versions(rt),
+        "machine": runtime.machine(rt, group.world_size),
     }
-
-
-def curves_from(history: list[dict[str, Any]]) -> dict[str, list[float]]:
-    """network -> top-1 of every evaluated epoch, in order."""
-    curves: dict[str, list[float]] = {}
-    for row in history:
-        for network, value in row.get("test_top1", {}).items():
-            curves.setdefault(network, []).append(value)
-    return curves
 
 
 # --- checkpoints ------------------------------------------------------------------------------
@@ -314,7 +331,7 @@ def _save_checkpoint(
     state = {
         "job_id": job.id,
         "epoch": epoch,
-        "history": history,
+        "history": [row.to_dict() for row in history],
         "model": model.state_dict(),
         "method": method.state_dict(),
         "optimizer": optimizer.state_dict(),
@@ -325,30 +342,29 @@ def _save_checkpoint(
             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         },
     }
-    results.atomic_write(run_dir / results.CHECKPOINT, lambda f: torch.save(state, f), mode="wb")
+    records.write_checkpoint(run_dir, state)
 
 
 def _resume(
     run_dir: Path, job: Job, model, method, optimizer, data_gen, method_gen, log: _Log, owner: bool = True
 ) -> tuple[list, int]:
     """Restore the last checkpoint if there is a usable one; returns (history, completed epochs).
-    Only the `owner` (rank 0) deletes or rewrites files; the other ranks just read."""
-    path = run_dir / results.CHECKPOINT
-    if not path.exists():
-        if owner:
-            (run_dir / results.METRICS).unlink(missing_ok=True)
-        return [], 0
+    Only the `owner` (rank 0) deletes or rewrites files; the other ranks just read. metrics.jsonl
+    is rewritten from the checkpoint's history, which repairs a torn or shortened file."""
+    path = run_dir / records.CHECKPOINT
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if state.get("job_id") != job.id:
+        state = records.read_checkpoint(run_dir)
+        if state is not None and state.get("job_id") != job.id:
             raise ValueError(f"checkpoint belongs to job {state.get('job_id')}, not {job.id}")
+        history = [MetricsRow.from_dict(row) for row in state["history"]] if state is not None else []
     except Exception as exc:  # truncated, corrupt or foreign: start again rather than crash the suite
         log(
             f"warning: checkpoint {path} is unusable ({type(exc).__name__}: {exc}); restarting this job from scratch"
         )
+        state = None
+    if state is None:
         if owner:
-            path.unlink(missing_ok=True)
-            (run_dir / results.METRICS).unlink(missing_ok=True)
+            records.remove(run_dir, records.CHECKPOINT, records.METRICS)
         return [], 0
     model.load_state_dict(state["model"])
     method.load_state_dict(state["method"])
@@ -358,7 +374,6 @@ def _resume(
     torch.set_rng_state(state["rng"]["torch"])
     if state["rng"]["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["rng"]["cuda"])
-    history = list(state["history"])
     if owner:
-        results.write_jsonl(run_dir / results.METRICS, history)
+        records.write_metrics(run_dir, history)
     return history, int(state["epoch"])

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import results
+from bench import records
 from bench.cli import main
 from tests.conftest import write_suite
 
@@ -21,7 +21,7 @@ def bench(*args: str) -> int:
 
 
 def run_dirs(project: Path) -> list[Path]:
-    return sorted(p.parent for p in (project / "results" / "runs").rglob(results.SPEC))
+    return sorted(p.parent for p in (project / "results" / "runs").rglob(records.SPEC))
 
 
 def test_run_trains_writes_leaderboard_and_skips_finished_jobs(
@@ -36,7 +36,7 @@ def test_run_trains_writes_leaderboard_and_skips_finished_jobs(
     assert (project / "reports" / "tiny.csv").read_text().startswith("method,dataset,backbone")
     assert len(run_dirs(project)) == 3
 
-    checkpoints = {p: p.stat().st_mtime_ns for p in (project / "results").rglob(results.CHECKPOINT)}
+    checkpoints = {p: p.stat().st_mtime_ns for p in (project / "results").rglob(records.CHECKPOINT)}
     assert bench("run", "suites/tiny.yaml") == 0
     assert "3 already finished, 0 run" in capsys.readouterr().out
     assert {p: p.stat().st_mtime_ns for p in checkpoints} == checkpoints  # nothing retrained
@@ -52,7 +52,7 @@ def test_run_trains_writes_leaderboard_and_skips_finished_jobs(
 def test_local_executor_runs_jobs_in_worker_processes(project: Path) -> None:
     assert bench("run", "suites/tiny.yaml", "--executor", "local", "--workers", "2") == 0
     for run_dir in run_dirs(project):
-        assert results.read_result(run_dir)["status"] == "ok"
+        assert records.read_result(run_dir).status == "ok"
         assert (run_dir / "worker.log").exists()
 
 
@@ -187,21 +187,21 @@ def test_killed_run_resumes_with_nothing_lost(project: Path) -> None:
     checkpoints: list[Path] = []
     while time.time() < deadline and not checkpoints:
         checkpoints = (
-            list((project / "results").rglob(results.CHECKPOINT)) if (project / "results").exists() else []
+            list((project / "results").rglob(records.CHECKPOINT)) if (project / "results").exists() else []
         )
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert checkpoints, "no checkpoint appeared within a minute"
     interrupted = checkpoints[0].parent
-    assert results.read_result(interrupted) is None
+    assert records.read_result(interrupted) is None
     done = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    assert "resuming after epoch" in (interrupted / results.LOG).read_text()
+    assert "resuming after epoch" in (interrupted / records.LOG).read_text()
     for run_dir in run_dirs(project):
-        record = results.read_result(run_dir)
-        assert record["status"] == "ok" and record["epochs_completed"] == 6
-        assert [r["epoch"] for r in results.read_jsonl(run_dir / results.METRICS)] == list(range(1, 7))
+        record = records.read_result(run_dir)
+        assert record.status == "ok" and record.epochs_completed == 6
+        assert [r.epoch for r in records.read_metrics(run_dir)[0]] == list(range(1, 7))
 
 
 @pytest.mark.parametrize("scale", ["0", "-0.5", "1.5"])

@@ -22,7 +22,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch import nn
 
-from bench import distributed, locks, results, runtime, suite
+from bench import distributed, locks, records, runtime, suite
 from bench.data import transforms
 from bench.data.base import ImageSet
 from bench.data.loader import InMemoryLoader
@@ -164,22 +164,21 @@ def _run(project: Path, path: Path, *extra: str) -> subprocess.Popen:
 
 def _curve(run_dir: Path) -> list[dict]:
     return [
-        {k: v for k, v in r.items() if "seconds" not in k}
-        for r in results.read_jsonl(run_dir / results.METRICS)
+        {k: v for k, v in r.to_dict().items() if "seconds" not in k} for r in records.read_metrics(run_dir)[0]
     ]
 
 
 def _kill_after_a_checkpoint(project: Path, path: Path, run_dir: Path, victim: str) -> str:
     """Start `bench run`, wait for a new checkpoint, kill the worker or a rank; returns the output."""
     before = (
-        (run_dir / results.CHECKPOINT).stat().st_mtime_ns if (run_dir / results.CHECKPOINT).exists() else 0
+        (run_dir / records.CHECKPOINT).stat().st_mtime_ns if (run_dir / records.CHECKPOINT).exists() else 0
     )
     proc = _run(project, path)
     try:
         deadline = time.time() + 300
         while not (
-            (run_dir / results.CHECKPOINT).exists()
-            and (run_dir / results.CHECKPOINT).stat().st_mtime_ns > before
+            (run_dir / records.CHECKPOINT).exists()
+            and (run_dir / records.CHECKPOINT).stat().st_mtime_ns > before
         ):
             assert time.time() < deadline and proc.poll() is None, "no new checkpoint"
             time.sleep(0.02)
@@ -209,10 +208,10 @@ def test_a_two_process_job_writes_one_complete_record_and_survives_kills(project
     done = _run(project, reference)
     output, _ = done.communicate(timeout=600)
     assert done.returncode == 0, output
-    record = results.read_result(run_dir)
-    assert record["status"] == "ok" and record["epochs_completed"] == 4
-    assert [r["epoch"] for r in results.read_jsonl(run_dir / results.METRICS)] == [1, 2, 3, 4]
-    assert "rank 0 of 2 (gloo)" in (run_dir / results.LOG).read_text()
+    record = records.read_result(run_dir)
+    assert record.status == "ok" and record.epochs_completed == 4
+    assert [r.epoch for r in records.read_metrics(run_dir)[0]] == [1, 2, 3, 4]
+    assert "rank 0 of 2 (gloo)" in (run_dir / records.LOG).read_text()
     assert "rank 1 of 2 (gloo)" in (run_dir / distributed.RANK_LOG.format(rank=1)).read_text()
     written = {p.name for p in run_dir.iterdir()}
     assert written == {
@@ -232,16 +231,16 @@ def test_a_two_process_job_writes_one_complete_record_and_survives_kills(project
     (project / "bench.toml").write_text((project / "bench.toml").read_text() + '\n[paths]\nruns = "killed"\n')
     run_dir = job.run_dir(runs)
     output = _kill_after_a_checkpoint(project, reference, run_dir, victim="rank")
-    record = results.read_result(run_dir)
-    assert (
-        record["status"] == "error" and "rank 1 of 2 was killed by SIGKILL after epoch" in record["error"]
-    ), output
+    record = records.read_result(run_dir)
+    assert record.status == "error" and "rank 1 of 2 was killed by SIGKILL after epoch" in record.error, (
+        output
+    )
     output = _kill_after_a_checkpoint(project, reference, run_dir, victim="worker")
-    assert "its worker was killed by SIGKILL" in results.read_result(run_dir)["error"], output
-    resumed_after = len(results.read_jsonl(run_dir / results.METRICS))
+    assert "its worker was killed by SIGKILL" in records.read_result(run_dir).error, output
+    resumed_after = len(records.read_metrics(run_dir)[0])
     assert resumed_after >= 2
     last = _run(project, reference)
     output, _ = last.communicate(timeout=600)
     assert last.returncode == 0, output
-    assert f"resuming after epoch {resumed_after}" in (run_dir / results.LOG).read_text()
+    assert f"resuming after epoch {resumed_after}" in (run_dir / records.LOG).read_text()
     assert _curve(run_dir) == expected  # the same numbers as the uninterrupted two-process run

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from bench import results, runtime
+from bench import records, runtime
 from bench.settings import RunSettings, Settings
 from bench.train import run_job
 from tests.test_train import tiny_job
@@ -83,10 +83,10 @@ def test_a_job_asking_for_compile_trains_eagerly_when_it_fails(monkeypatch, tmp_
     monkeypatch.setattr(torch, "compile", unavailable)
     job = tiny_job("vanilla", epochs=1)
     settings = Settings(base_dir=str(tmp_path), run=RunSettings(compile=True))
-    assert run_job(job, settings)["status"] == "ok"
-    log = (job.run_dir(settings.runs_root) / results.LOG).read_text()
+    assert run_job(job, settings).status == "ok"
+    log = (job.run_dir(settings.runs_root) / records.LOG).read_text()
     assert "torch.compile is unavailable (RuntimeError: Dynamo is not supported here); running eagerly" in log
-    assert len(results.read_jsonl(job.run_dir(settings.runs_root) / results.METRICS)) == 1
+    assert len(records.read_metrics(job.run_dir(settings.runs_root))[0]) == 1
 
 
 def test_compile_is_a_run_setting_and_a_flag(project: Path) -> None:

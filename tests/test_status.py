@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bench import results, suite
+from bench import records, suite
 from bench.cli import main
-from bench.executors.worker import SUBMITTED
 from bench.methods.mixup import MixUp
 from bench.status import job_state
 from tests.conftest import TINY_SUITE, write_suite
@@ -29,12 +28,12 @@ def test_a_job_that_raises_is_an_error_with_its_traceback_and_the_others_finish(
     assert main(["run", "suites/tiny.yaml"]) == 1
     jobs = {j.method: j for j in suite.expand(suite.load(project / "suites" / "tiny.yaml"))}
     runs = project / "results" / "runs"
-    record = results.read_result(jobs["mixup"].run_dir(runs))
-    assert record["status"] == "error" and record["error"].startswith("RuntimeError: boom in sample")
-    log = (jobs["mixup"].run_dir(runs) / results.LOG).read_text()
+    record = records.read_result(jobs["mixup"].run_dir(runs))
+    assert record.status == "error" and record.error.startswith("RuntimeError: boom in sample")
+    log = (jobs["mixup"].run_dir(runs) / records.LOG).read_text()
     assert "Traceback (most recent call last)" in log and "broken_sample" in log
     for method in ("vanilla", "cutmix"):
-        assert results.read_result(jobs[method].run_dir(runs))["status"] == "ok"
+        assert records.read_result(jobs[method].run_dir(runs)).status == "ok"
     capsys.readouterr()
 
     assert main(["status", "suites/tiny.yaml"]) == 0
@@ -54,16 +53,27 @@ def test_every_state_is_read_from_the_run_folders(project: Path, capsys: pytest.
         run_dir.mkdir(parents=True, exist_ok=True)
         return run_dir
 
-    done = {"id": jobs["vanilla", 0].id, "status": "ok", "primary_network": "online"}
-    results.write_json(
-        folder("vanilla", 0) / results.RESULT, {**done, "metrics": {"online": {"final": 41.5}}}
+    done = records.Result(
+        id=jobs["vanilla", 0].id,
+        status="ok",
+        primary_network="online",
+        epochs_completed=2,
+        metrics={"online": {"final": 41.5}},
     )
-    results.write_json(
-        folder("mixup", 0) / results.RESULT,
-        {"id": jobs["mixup", 0].id, "status": "error", "error": "loss became nan in epoch 1\nmore"},
+    records.write_metrics(
+        folder("vanilla", 0),
+        [
+            records.MetricsRow(epoch=1, test_top1={"online": 30.0}),
+            records.MetricsRow(epoch=2, test_top1={"online": 41.5}),
+        ],
     )
-    results.write_jsonl(folder("vanilla", 1) / results.METRICS, [{"epoch": 1}])
-    results.write_json(folder("mixup", 1) / SUBMITTED, {"job_id": "4242_3", "submitted": time.time()})
+    records.write_result(folder("vanilla", 0), done)
+    records.write_result(
+        folder("mixup", 0),
+        records.Result(id=jobs["mixup", 0].id, status="error", error="loss became nan in epoch 1\nmore"),
+    )
+    records.write_metrics(folder("vanilla", 1), [records.MetricsRow(epoch=1)])
+    records.write_submitted(folder("mixup", 1), {"job_id": "4242_3", "submitted": time.time()})
     child = hold_in_child(folder("vanilla", 2))
     try:
         states = {key: job_state(job, runs) for key, job in jobs.items()}

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 from pathlib import Path
 
 import pytest
 import torch
 
-from bench import results
+from bench import records
 from bench.job import Job
 from bench.recipe import Optimizer, Recipe
 from bench.settings import Settings
@@ -54,14 +55,14 @@ def in_dir(root: Path) -> Settings:
 
 
 def metrics(job: Job, settings: Settings) -> list[dict]:
-    rows = results.read_jsonl(job.run_dir(settings.runs_root) / results.METRICS)
-    return [{k: v for k, v in r.items() if "seconds" not in k} for r in rows]
+    rows = records.read_metrics(job.run_dir(settings.runs_root))[0]
+    return [{k: v for k, v in r.to_dict().items() if "seconds" not in k} for r in rows]
 
 
 def test_same_spec_and_seed_gives_identical_metrics(tmp_path: Path) -> None:
     a, b = in_dir(tmp_path / "a"), in_dir(tmp_path / "b")
     job = tiny_job()
-    assert run_job(job, a)["status"] == "ok" and run_job(job, b)["status"] == "ok"
+    assert run_job(job, a).status == "ok" and run_job(job, b).status == "ok"
     assert metrics(job, a) == metrics(job, b)
     assert len(metrics(job, a)) == 3
     other = tiny_job(seed=1)
@@ -77,18 +78,18 @@ def test_interrupted_job_resumes_and_matches_an_uninterrupted_run(tmp_path: Path
     settings = in_dir(tmp_path / "resumed")
 
     def interrupt_after_two(j: Job, row: dict) -> None:
-        if row["epoch"] == 2:
+        if row.epoch == 2:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         run_job(job, settings, on_epoch=interrupt_after_two)
     run_dir = job.run_dir(settings.runs_root)
-    assert (run_dir / results.CHECKPOINT).exists() and not (run_dir / results.RESULT).exists()
+    assert (run_dir / records.CHECKPOINT).exists() and not (run_dir / records.RESULT).exists()
     assert len(metrics(job, settings)) == 2
 
     record = run_job(job, settings)
-    assert record["status"] == "ok" and record["epochs_completed"] == 4
-    assert "resuming after epoch 2" in (run_dir / results.LOG).read_text()
+    assert record.status == "ok" and record.epochs_completed == 4
+    assert "resuming after epoch 2" in (run_dir / records.LOG).read_text()
     assert metrics(job, settings) == metrics(job, reference)
 
 
@@ -98,12 +99,12 @@ def test_truncated_checkpoint_restarts_the_job_cleanly(tmp_path: Path) -> None:
     run_job(job, settings)
     first = metrics(job, settings)
     run_dir = job.run_dir(settings.runs_root)
-    checkpoint = run_dir / results.CHECKPOINT
+    checkpoint = run_dir / records.CHECKPOINT
     checkpoint.write_bytes(checkpoint.read_bytes()[:1000])
-    (run_dir / results.RESULT).unlink()
+    (run_dir / records.RESULT).unlink()
     record = run_job(job, settings)
-    assert record["status"] == "ok"
-    assert "is unusable" in (run_dir / results.LOG).read_text()
+    assert record.status == "ok"
+    assert "is unusable" in (run_dir / records.LOG).read_text()
     assert metrics(job, settings) == first
 
 
@@ -111,18 +112,22 @@ def test_non_finite_loss_stops_the_job_with_a_clear_error(tmp_path: Path) -> Non
     settings = in_dir(tmp_path)
     job = tiny_job(method="vanilla", lr=1e12)
     record = run_job(job, settings)
-    assert record["status"] == "error"
-    assert "loss became" in record["error"] and "epoch 1" in record["error"]
-    assert results.read_result(job.run_dir(settings.runs_root))["status"] == "error"
+    assert record.status == "error"
+    assert "loss became" in record.error and "epoch 1" in record.error
+    assert records.read_result(job.run_dir(settings.runs_root)).status == "error"
 
 
 def test_result_record_has_reducers_versions_and_wall_time(tmp_path: Path) -> None:
     settings = in_dir(tmp_path)
     record = run_job(tiny_job(epochs=2), settings)
-    assert set(record["metrics"]["online"]) == {"final", "best", "median_last10"}
-    assert {"git_commit", "torch", "device"} <= set(record["versions"])
-    assert record["wall_seconds"] > 0 and record["primary_network"] == "online"
-    spec = results.read_json(tiny_job(epochs=2).run_dir(settings.runs_root) / results.SPEC)
+    assert set(record.metrics["online"]) == {"final", "best", "median_last10"}
+    assert {"git_commit", "torch", "device"} <= set(record.versions)
+    assert record.wall_seconds > 0 and record.primary_network == "online"
+    assert record.machine is not None and record.machine.torch == torch.__version__
+    assert record.machine.cpu and record.machine.gpu is None and record.machine.gpus == 0  # a CPU run
+    on_disk = json.loads((tiny_job(epochs=2).run_dir(settings.runs_root) / records.RESULT).read_text())
+    assert set(on_disk["machine"]) == {"cpu", "gpu", "gpus", "torch", "cuda"}
+    spec = json.loads((tiny_job(epochs=2).run_dir(settings.runs_root) / records.SPEC).read_text())
     assert spec["id"] == tiny_job(epochs=2).id and spec["recipe"]["epochs"] == 2
 
 
@@ -130,7 +135,7 @@ def test_missing_dataset_is_an_error_record_not_a_crash(tmp_path: Path) -> None:
     settings = in_dir(tmp_path)
     job = dataclasses.replace(tiny_job(), dataset="cifar10")
     record = run_job(job, settings)
-    assert record["status"] == "error" and "cifar-10-batches-py" in record["error"]
+    assert record.status == "error" and "cifar-10-batches-py" in record.error
 
 
 # Tensor methods that make the host wait for the device on a GPU (a value read back).

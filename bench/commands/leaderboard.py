@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from bench.report.terminal import render
-    from bench.runner import write_leaderboard
+    from bench.report.write import write_leaderboard
 
     md, csv_path, figures = write_leaderboard(load_suite(args), load_settings(args))
     for block in render(md.read_text()):  # the Markdown file stays as written; styled tables here

@@ -127,32 +127,23 @@ def _config(args: argparse.Namespace, base: Any):
 
 
 def _run_dirs(paths: list[str]) -> list[Path]:
-    from bench import results
+    from bench import records
 
     found: list[Path] = []
     for text in paths:
         path = Path(text)
         if not path.exists():
             raise BenchError(f"{path}: no such file or folder")
-        if (path / results.SPEC).is_file() and not _is_task(path):
-            found.append(path)
-            continue
-        below = sorted(p.parent for p in path.rglob(results.SPEC) if not _is_task(p.parent))
+        below = records.run_folders(path)  # a suite's view leads to the run store
         if not below:
-            raise BenchError(f"{path}: no run folder (one holding {results.SPEC}) at or below it")
+            raise BenchError(f"{path}: no run folder (one holding {records.SPEC}) at or below it")
         found += below
     return list(dict.fromkeys(found))
 
 
-def _is_task(folder: Path) -> bool:
-    """An evaluation task's own folder inside a run folder (it holds a spec.json too)."""
-    from bench.evaluate.task import FOLDER
-
-    return folder.name == FOLDER and (folder.parent / "spec.json").is_file()
-
-
 def _entries(args: argparse.Namespace, settings: Any) -> tuple[Any, list, dict[Path, str]]:
     """(suite or None, [(job, run folder)], run folder -> why it cannot be read)."""
+    from bench import records
     from bench import suite as suite_mod
     from bench.models.restore import RestoreError, read_job
 
@@ -160,7 +151,7 @@ def _entries(args: argparse.Namespace, settings: Any) -> tuple[Any, list, dict[P
         suite = suite_mod.load(args.targets[0])
         if args.scale:
             suite = suite.with_scale(args.scale)
-        return suite, [(job, job.run_dir(settings.runs_root)) for job in suite_mod.expand(suite)], {}
+        return suite, [(job, records.locate(job, settings.runs_root)) for job in suite_mod.expand(suite)], {}
     if args.scale:
         raise BenchError("--scale applies to a suite, not to run folders")
     entries, unreadable = [], {}
@@ -177,7 +168,15 @@ def report_name(suite: Any) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.name:  # the report's file name
+        from bench import safe_io
+
+        safe_io.check_component(args.name, "--name")
     settings = load_settings(args)
+    if settings.run.device == "cuda":  # a device that is not there fails before any run is evaluated
+        from bench import runtime
+
+        runtime.resolve(settings.run)
     suite, entries, unreadable = _entries(args, settings)
     config = _config(args, suite.data.robustness if suite else None)
     for run_dir, message in unreadable.items():
@@ -211,13 +210,16 @@ class EvaluationEvents:
     def epoch(self, task: Any, epoch: int) -> None:
         pass
 
-    def finished(self, task: Any, record: dict[str, Any]) -> None:
-        if record.get("status") != "ok":
-            self._line(task, f"[red]error[/] {escape(str(record.get('error', '')).splitlines()[0])}")
+    def finished(self, task: Any, result: Any) -> None:
+        from bench.evaluate.task import read_details
+
+        if not result.ok:
+            self._line(task, f"[red]error[/] {escape(result.first_line)}")
             return
-        stored = f", already stored: {', '.join(record['skipped'])}" if record.get("skipped") else ""
-        self._line(task, f"[green]ok[/] ({record.get('wall_seconds', 0):.1f} s{escape(stored)})")
-        for line in record.get("lines", []):
+        details = read_details(task)
+        stored = f", already stored: {', '.join(details['skipped'])}" if details.get("skipped") else ""
+        self._line(task, f"[green]ok[/] ({result.wall_seconds:.1f} s{escape(stored)})")
+        for line in details.get("lines", []):
             out.print(f"    {escape(line)}")
 
     def skipped(self, task: Any, reason: str) -> None:

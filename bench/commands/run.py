@@ -71,18 +71,15 @@ class Progress:
         if self.bar is not None:
             self.bar.advance()
 
-    def finished(self, job: Any, record: dict[str, Any]) -> None:
+    def finished(self, job: Any, record: Any) -> None:
         self.done += 1
         name = self.running.pop(job.id, job.method)
-        if record.get("status") == "ok":
-            network = record.get("primary_network", "online").split("|")[0]
-            value = record.get("metrics", {}).get(network, {}).get("final")
-            status = (
-                f"[green]ok[/] final top-1 ({network}) {value:.2f}" if value is not None else "[green]ok[/]"
-            )
+        if record.ok:
+            final = record.final()
+            status = f"[green]ok[/] final top-1 ({final[0]}) {final[1]:.2f}" if final else "[green]ok[/]"
         else:
-            status = f"[red]error[/] {escape(str(record.get('error', '')).splitlines()[0])}"
-        wall = record.get("wall_seconds", 0)
+            status = f"[red]error[/] {escape(record.first_line)}"
+        wall = record.wall_seconds
         self.console.print(
             f"\\[{self.done}/{self.total}] {escape(name)}: {status} ({wall:.1f} s){self._eta()}"
         )
@@ -112,7 +109,8 @@ class Progress:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bench.runner import run_suite, split_finished, write_leaderboard
+    from bench.report.write import write_leaderboard
+    from bench.runner import run_suite, split_finished
     from bench.suite import expand
 
     suite, settings = load_suite(args), load_settings(args)
@@ -145,8 +143,11 @@ def run(args: argparse.Namespace) -> int:
     )
     md, csv_path, figures = write_leaderboard(suite, settings)
     out.print(f"leaderboard: {escape(str(md))}, {escape(str(csv_path))} and {plural(len(figures), 'figure')}")
+    labels = {job.id: f"{job.method}/{job.backbone}/{job.dataset}/s{job.seed}" for job in jobs}
     for record in summary.failed:
-        err.print(f"[red]failed[/] {escape(str(record.get('label')))}: {escape(str(record.get('error')))}")
+        err.print(
+            f"[red]failed[/] {escape(labels.get(record.id, record.label))}: {escape(str(record.error))}"
+        )
     robustness_failed = _robustness(suite, settings, jobs, args.executor)
     return 1 if summary.failed or robustness_failed else 0
 
@@ -157,11 +158,12 @@ def _robustness(suite: Any, settings: Any, jobs: list[Any], executor: str | None
     config = suite.data.robustness
     if config is None or not config.evaluators:
         return False
+    from bench import records
     from bench.commands.robustness import evaluate_and_report, report_name
     from bench.runner import split_finished
 
     finished, _ = split_finished(jobs, settings)
-    entries = [(job, job.run_dir(settings.runs_root)) for job in finished]
+    entries = [(job, records.locate(job, settings.runs_root)) for job in finished]
     failures = evaluate_and_report(
         entries, config, settings, name=report_name(suite), origin=suite.path, executor=executor
     )

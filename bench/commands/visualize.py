@@ -316,7 +316,7 @@ def _save(out: Path, spec, images, samples: int, rows, caption: str) -> None:
     import matplotlib.pyplot as plt
     import torch
 
-    from bench.results import atomic_write
+    from bench.safe_io import atomic_write
 
     mean, std = torch.tensor(spec.mean).view(3, 1, 1), torch.tensor(spec.std).view(3, 1, 1)
 

@@ -19,16 +19,21 @@ images regenerated, for the report to print.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
+import sys
+import time
 import warnings
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from bench import results
+from bench import locks, safe_io
 from bench.data.base import DataError
 from bench.data.corruptions import ALL, SEVERITIES, NpyCorruptions
 from bench.progress import progress
@@ -39,6 +44,7 @@ MIN_GENERATED_SIZE = 32  # imagecorruptions refuses smaller images
 # version in bench/evaluate/config.py: stored results then stop matching. 2: blank images redrawn.
 GENERATION_SCHEME = 2
 MAX_ATTEMPTS = 10
+LOCK_POLL_SECONDS = 5.0
 SEEDED = ("glass_blur", "impulse_noise")  # these two take a seed instead of the global RNG
 
 
@@ -72,8 +78,33 @@ def generated(images: np.ndarray, labels: np.ndarray, cache: Path, seed: int) ->
         str(images.shape).encode() + images.tobytes() + labels.astype(np.int64).tobytes()
     ).hexdigest()[:16]
     folder = cache / f"{digest}-seed{seed}-v{GENERATION_SCHEME}-{version.replace(' ', '_')}"
+    safe_io.make_folder(folder)
+    with _generation_lock(folder):
+        return _generate(package, version, images, labels, folder, seed, digest)
+
+
+@contextlib.contextmanager
+def _generation_lock(folder: Path) -> Iterator[None]:
+    """Hold the set's folder lock while generating: evaluations of several runs of one dataset
+    (local workers, Slurm tasks) then generate it once, the others waiting to read it."""
+    lock = locks.JobLock(folder)
+    waited = False
+    while not lock.acquire():
+        if not waited:
+            print(f"waiting for another process generating {folder}", file=sys.stderr, flush=True)
+            waited = True
+        time.sleep(LOCK_POLL_SECONDS)
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _generate(
+    package: Any, version: str, images: np.ndarray, labels: np.ndarray, folder: Path, seed: int, digest: str
+) -> NpyCorruptions:
     pad = max(0, -(-(MIN_GENERATED_SIZE - min(images.shape[2:])) // 2))  # per side, so both sides reach 32 px
-    source = results.read_json(folder / "source.json") or {}
+    source = _read_source(folder)
     checks: dict[str, Any] = source.get("checks", {})
     notes = {
         "generator": version,
@@ -99,12 +130,22 @@ def generated(images: np.ndarray, labels: np.ndarray, cache: Path, seed: int) ->
             with progress(label, total=len(todo) * len(SEVERITIES) * len(images)) as bar:
                 for name in todo:
                     array, checks[name] = _corrupt_all(package, hwc, name, seed, pad, bar)
-                    results.write_json(folder / "source.json", {**notes, "checks": checks})
+                    safe_io.write_json(folder / "source.json", {**notes, "checks": checks})
                     _save(folder / f"{name}.npy", array)
     finally:
         np.random.set_state(state)
-    results.write_json(folder / "source.json", {**notes, "checks": checks})
+    safe_io.write_json(folder / "source.json", {**notes, "checks": checks})
     return NpyCorruptions(folder, source=GENERATED_LABEL, generated=True, notes={**notes, **_totals(checks)})
+
+
+def _read_source(folder: Path) -> dict[str, Any]:
+    """The set's source.json ({} when absent or unreadable: its files are then checked again)."""
+
+    try:
+        data = json.loads((folder / "source.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _totals(checks: dict[str, Any]) -> dict[str, dict[str, int]]:
@@ -169,4 +210,4 @@ def _checked(
 
 
 def _save(path: Path, array: np.ndarray) -> None:
-    results.atomic_write(path, lambda f: np.save(f, array, allow_pickle=False), mode="wb")
+    safe_io.atomic_write(path, lambda f: np.save(f, array, allow_pickle=False), mode="wb")

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench import results
+from bench import safe_io
 from bench.data.base import DataError, FileIndex, ImageSet
 from bench.runtime import usable_cores
 
@@ -74,5 +74,5 @@ def cached(index: FileIndex, cache_dir: Path | None, name: str, split: str) -> I
             pass
     data = decode_all(index)
     state = {"key": key, "images": data.images, "labels": data.labels, "classes": data.classes}
-    results.atomic_write(path, lambda f: torch.save(state, f), mode="wb")
+    safe_io.atomic_write(path, lambda f: torch.save(state, f), mode="wb")
     return data

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from bench import results
+from bench import safe_io
 
 if TYPE_CHECKING:
     from bench.evaluate.config import EceSettings
@@ -162,7 +162,7 @@ def reliability_diagram(panels: dict[str, Calibration], path: Path, title: str) 
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=130)
     plt.close(fig)
-    results.atomic_write(path, lambda f: f.write(buffer.getvalue()), mode="wb")
+    safe_io.atomic_write(path, lambda f: f.write(buffer.getvalue()), mode="wb")
 
 
 DIAGRAM = "reliability.png"  # in the run folder

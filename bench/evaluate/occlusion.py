@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from bench import results
+from bench import safe_io
 from bench.errors import BenchError
 from bench.evaluate.config import OcclusionSettings
 
@@ -150,4 +150,4 @@ def draw_run(records: dict[str, dict[str, Any]], path: Path, title: str) -> None
     ax.set_title(title, fontsize=8)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
-    results.atomic_write(path, lambda f: f.write(buffer.getvalue()), mode="wb")
+    safe_io.atomic_write(path, lambda f: f.write(buffer.getvalue()), mode="wb")

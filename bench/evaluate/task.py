@@ -24,15 +24,17 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
-from bench import executors, locks, results, schema
+from bench import executors, locks, records, safe_io, schema
 from bench.errors import BenchError
 from bench.evaluate.config import RobustnessConfig
 from bench.evaluate.run import evaluate_run, pending
 from bench.executors.events import Events
+from bench.executors.worker import EVALUATION_FOLDER as FOLDER
 from bench.job import Job
+from bench.records import Result
 from bench.settings import Settings
 
-FOLDER = "evaluation"  # inside the run folder
+DETAILS = "evaluation.json"  # in the task's folder: what was evaluated, what was stored already, the log
 
 
 @dataclass(frozen=True)
@@ -103,44 +105,70 @@ class EvaluationJob:
             raise ValueError(f"evaluation spec id {record['id']} does not match its content ({task.id})")
         return task
 
-    def execute(self, settings: Settings, *, echo: bool = False) -> dict[str, Any]:
-        """Evaluate the run (the worker holds this task's lock); the result record, also written."""
+    @classmethod
+    def load(cls, folder: Path) -> EvaluationJob:
+        """The task of an evaluation folder, from its spec.json (RecordError if unreadable)."""
+        try:
+            return cls.from_record(json.loads((Path(folder) / records.SPEC).read_text()))
+        except (OSError, ValueError, KeyError, TypeError, BenchError) as exc:
+            raise records.RecordError(f"{folder / records.SPEC}: not an evaluation spec ({exc})") from None
+
+    def prepare(self) -> Path:
+        """The task's folder, created inside the run folder, with its spec.json."""
+        folder = safe_io.make_folder(self.run_dir())
+        safe_io.write_json(folder / records.SPEC, self.to_record())
+        return folder
+
+    def execute(self, settings: Settings, *, echo: bool = False) -> Result:
+        """Evaluate the run (the worker holds this task's lock); the result, also written."""
         lines: list[str] = []
-        log_path = Path(self.run_path) / results.LOG
+        run_dir = Path(self.run_path)
 
         def log(message: str) -> None:
             lines.append(message)
             if echo:
                 print(f"robustness {message}", flush=True)
-            if log_path.parent.is_dir():
-                with log_path.open("a") as f:
-                    f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} robustness {message}\n")
+            if run_dir.is_dir():
+                records.log_line(run_dir, f"robustness {message}")
 
         started = time.time()
-        record: dict[str, Any] = {
-            "id": self.id,
-            "kind": self.kind,
-            "run_id": self.job.id,
-            "label": self.method,
-        }
+        details: dict[str, Any] = {"id": self.id, "run_id": self.job.id, "evaluated": [], "skipped": []}
+        error = None
         try:
-            outcome = evaluate_run(Path(self.run_path), self.config, settings, force=self.force, log=log)
-            record.update(status="ok", evaluated=outcome.evaluated, skipped=outcome.skipped)
+            outcome = evaluate_run(run_dir, self.config, settings, force=self.force, log=log)
+            details.update(evaluated=outcome.evaluated, skipped=outcome.skipped)
         except BenchError as exc:
-            record.update(status="error", error=str(exc))
+            error = str(exc)
         except Exception as exc:  # a bug: the traceback goes to the run's log, the other runs go on
             log("error:\n" + traceback.format_exc())
-            record.update(status="error", error=f"{type(exc).__name__}: {exc} (traceback in {log_path})")
-        record.update(lines=lines, wall_seconds=round(time.time() - started, 3))
-        results.write_json(self.run_dir() / results.RESULT, record)
-        return record
+            error = f"{type(exc).__name__}: {exc} (traceback in {run_dir / records.LOG})"
+        result = Result(
+            id=self.id,
+            status="error" if error else "ok",
+            error=error,
+            suite=self.suite,
+            label=self.method,
+            wall_seconds=round(time.time() - started, 3),
+        )
+        safe_io.write_json(self.run_dir() / DETAILS, {**details, "lines": lines})
+        records.write_result(self.run_dir(), result)
+        return result
+
+
+def read_details(task: EvaluationJob) -> dict[str, Any]:
+    """What the task's last run evaluated and logged ({} if it wrote nothing)."""
+    try:
+        data = json.loads((task.run_dir() / DETAILS).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) and data.get("id") == task.id else {}
 
 
 @dataclass
 class EvaluationSummary:
     tasks: list[EvaluationJob]
     stored: list[tuple[Job, Path]]  # runs whose store already held everything asked for
-    records: list[dict[str, Any]]
+    results: list[Result]
     submitted: bool  # queued on a cluster and not waited for
 
     @property
@@ -148,9 +176,9 @@ class EvaluationSummary:
         """run folder -> error, for the evaluations that failed."""
         by_id = {t.id: t for t in self.tasks}
         return {
-            Path(by_id[r["id"]].run_path): str(r.get("error") or "failed without a message")
-            for r in self.records
-            if r.get("status") != "ok" and r.get("id") in by_id
+            Path(by_id[r.id].run_path): str(r.error or "failed without a message")
+            for r in self.results
+            if not r.ok and r.id in by_id
         }
 
 
@@ -173,24 +201,23 @@ def evaluate_runs(
             stored.append((job, run_dir))
     name = executor or settings.run.executor
     module = executors.get(name)
-    records: list[dict[str, Any]] = []
+    results: list[Result] = []
     if tasks:
         module.check(tasks, settings)
         for task in tasks:
             _clear(task)
-        records = module.run(tasks, settings, events)
+        results = module.run(tasks, settings, events)
     submitted = bool(tasks) and name == "slurm" and not settings.slurm.wait
-    return EvaluationSummary(tasks, stored, records, submitted)
+    return EvaluationSummary(tasks, stored, results, submitted)
 
 
 def _clear(task: EvaluationJob) -> None:
     """Drop the result of an earlier evaluation of this task, so that it runs again (a run being
     evaluated by another process keeps its lock; the worker then reports it as busy)."""
-    folder = task.run_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = task.prepare()
     lock = locks.JobLock(folder)
     if lock.acquire():
         try:
-            (folder / results.RESULT).unlink(missing_ok=True)
+            records.remove(folder, records.RESULT)
         finally:
             lock.release()

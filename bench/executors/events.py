@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
 from bench.job import Job
+from bench.records import Result
 
 
 class Events(Protocol):
@@ -12,7 +13,7 @@ class Events(Protocol):
 
     def epoch(self, job: Job, epoch: int) -> None: ...
 
-    def finished(self, job: Job, record: dict[str, Any]) -> None: ...
+    def finished(self, job: Job, record: Result) -> None: ...
 
     def skipped(self, job: Job, reason: str) -> None:
         """The job was not run here: another process is running it, or has just finished it."""
@@ -30,7 +31,7 @@ class Silent:
     def epoch(self, job: Job, epoch: int) -> None:
         pass
 
-    def finished(self, job: Job, record: dict[str, Any]) -> None:
+    def finished(self, job: Job, record: Result) -> None:
         pass
 
     def skipped(self, job: Job, reason: str) -> None:

@@ -6,21 +6,20 @@ multi-GPU job still starts one process per GPU.
 
 from __future__ import annotations
 
-from typing import Any
-
 from bench.executors import local, worker
 from bench.executors.events import Events
 from bench.job import Job
+from bench.records import Result
 from bench.settings import Settings
 
 check = local.check  # the same machine, the same limits
 
 
-def run(jobs: list[Job], settings: Settings, events: Events) -> list[dict[str, Any]]:
+def run(jobs: list[Job], settings: Settings, events: Events) -> list[Result]:
     records = []
     for job in jobs:
         events.started(job)
-        outcome = worker.execute(job, settings, on_epoch=lambda j, row: events.epoch(j, row["epoch"]))
+        outcome = worker.execute(job, settings, on_epoch=lambda j, row: events.epoch(j, row.epoch))
         if outcome.code in (worker.BUSY, worker.DONE_ELSEWHERE):
             events.skipped(job, outcome.reason)
             continue

@@ -20,11 +20,11 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import bench
-from bench import results, schema
+from bench import records, schema, signals
 from bench.job import Job
+from bench.records import Result
 from bench.settings import Settings
 
 STOP_GRACE_SECONDS = 10.0
@@ -57,16 +57,16 @@ def stop(processes: list[subprocess.Popen]) -> None:
             p.wait()
 
 
-def run(job: Job, settings: Settings, run_dir: Path) -> dict[str, Any]:
+def run(job: Job, settings: Settings, run_dir: Path) -> Result:
     """Train `job` as `job.gpus` rank processes; returns the job's result record (written)."""
     from bench.distributed import RANK_LOG
-    from bench.executors.worker import exit_description, failure_record
+    from bench.executors.worker import NO_SPACE, exit_description, failure_record, no_space_record
 
     base = {k: v for k, v in os.environ.items() if k not in DIST_VARIABLES}
     base.update(
         PYTHONPATH=bench_pythonpath(),
         BENCH_SETTINGS_JSON=json.dumps(schema.to_plain(settings)),
-        BENCH_PARENT_PID=str(os.getpid()),
+        **{signals.PARENT_ENV: str(os.getpid())},
         MASTER_ADDR="127.0.0.1",
         MASTER_PORT=str(free_port()),
         WORLD_SIZE=str(job.gpus),
@@ -92,11 +92,17 @@ def run(job: Job, settings: Settings, run_dir: Path) -> dict[str, Any]:
                 stop(processes)  # the others would wait for the dead rank in their next collective
     finally:
         stop(processes)  # interrupted (Ctrl-C, Slurm requeue): no rank outlives this worker
-    written = results.read_result(run_dir)  # by rank 0 (the worker cleared older ones)
-    if written and written.get("id") == job.id and (first_failure is None or first_failure[0] == 0):
+    written = records.read_result(run_dir)  # by rank 0 (the worker cleared older ones)
+    if (
+        isinstance(written, Result)
+        and written.id == job.id
+        and (first_failure is None or first_failure[0] == 0)
+    ):
         return written
     rank, code = first_failure or (0, 0)
-    log = run_dir / (results.LOG if rank == 0 else RANK_LOG.format(rank=rank))
+    log = run_dir / (records.LOG if rank == 0 else RANK_LOG.format(rank=rank))
+    if code == NO_SPACE:
+        return no_space_record(job, run_dir, started)  # nothing can be written there
     record = failure_record(job, run_dir, f"rank {rank} of {job.gpus} {exit_description(code)}", started, log)
-    results.write_json(run_dir / results.RESULT, record)
+    records.write_result(run_dir, record)
     return record

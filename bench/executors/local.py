@@ -10,7 +10,9 @@ so the scheduler adds no idle time between jobs.
 
 Each worker is `python -m bench _worker RUN_DIR` (bench/executors/worker.py), which takes the
 job's lock. A worker that dies without writing its result (killed, out of memory) gets an error
-record built from its exit status and the end of its log, and the other jobs go on.
+record built from its exit status and the end of its log, and the other jobs go on; one that
+stopped on a full disk gets "no space left on <its folder>". Workers die with this process
+(bench/signals.py): a `bench run` stopped in any way leaves no worker training.
 """
 
 from __future__ import annotations
@@ -23,19 +25,19 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
-from bench import locks, results, schema
+from bench import locks, records, safe_io, schema, signals
 from bench.errors import BenchError
 from bench.executors import worker
 from bench.executors.events import Events
 from bench.executors.launch import bench_pythonpath, stop
 from bench.job import Job
+from bench.records import Result
 from bench.runtime import cpu_job_threads
 from bench.settings import Settings
 
 POLL_SECONDS = 0.5  # how often running jobs' progress (finished epochs) is reported
-WORKER_LOG = "worker.log"
+WORKER_LOG = records.WORKER_LOG
 
 
 @dataclass
@@ -140,13 +142,13 @@ class _Running:
     epochs_seen: int = 0
 
 
-def run(jobs: list[Job], settings: Settings, events: Events) -> list[dict[str, Any]]:
+def run(jobs: list[Job], settings: Settings, events: Events) -> list[Result]:
     check(jobs, settings)  # a job that can never fit would otherwise wait forever
     pool = Pool.of_machine(settings)
     waiting = sorted(jobs, key=lambda j: -j.gpus)  # largest first; stable within a size
     running: dict[int, _Running] = {}
     exits: queue.Queue[int] = queue.Queue()
-    records: dict[str, dict[str, Any]] = {}
+    results: dict[str, Result] = {}
     settings_json = json.dumps(schema.to_plain(settings))
     try:
         while waiting or running:
@@ -160,7 +162,15 @@ def run(jobs: list[Job], settings: Settings, events: Events) -> list[dict[str, A
                     pool.give_back(placement)
                     events.skipped(job, f"running in another process ({holder.describe()})")
                     continue
-                process = _start(job, settings, settings_json, placement.env)
+                try:
+                    process = _start(job, settings, settings_json, placement.env)
+                except (BenchError, OSError) as exc:  # its folder cannot be written (a full disk, a link)
+                    pool.give_back(placement)
+                    outcome = worker.refused(job, exc).record
+                    results[job.id] = outcome
+                    events.started(job)
+                    events.finished(job, outcome)
+                    continue
                 running[process.pid] = _Running(job, process, placement, time.time())
                 threading.Thread(target=_report_exit, args=(process, exits), daemon=True).start()
                 events.started(job)
@@ -178,11 +188,11 @@ def run(jobs: list[Job], settings: Settings, events: Events) -> list[dict[str, A
                 _report_epochs(item, settings, events)
                 record = _collect(item, settings, events)
                 if record is not None:
-                    records[item.job.id] = record
+                    results[item.job.id] = record
                     events.finished(item.job, record)
     finally:
         stop([item.process for item in running.values()])  # interrupted: checkpoints let the next run resume
-    return [records[j.id] for j in jobs if j.id in records]
+    return [results[j.id] for j in jobs if j.id in results]
 
 
 def _report_exit(process: subprocess.Popen, exits: queue.Queue) -> None:
@@ -191,11 +201,15 @@ def _report_exit(process: subprocess.Popen, exits: queue.Queue) -> None:
 
 
 def _start(job: Job, settings: Settings, settings_json: str, slot_env: dict[str, str]) -> subprocess.Popen:
-    run_dir = job.run_dir(settings.runs_root)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    results.write_json(run_dir / results.SPEC, job.to_record())  # what the worker reads
-    env = {**os.environ, **slot_env, "BENCH_SETTINGS_JSON": settings_json, "PYTHONPATH": bench_pythonpath()}
-    log = (run_dir / WORKER_LOG).open("ab")
+    run_dir = records.prepare(job, settings.runs_root)  # spec.json: what the worker reads
+    env = {
+        **os.environ,
+        **slot_env,
+        "BENCH_SETTINGS_JSON": settings_json,
+        "PYTHONPATH": bench_pythonpath(),
+        signals.PARENT_ENV: str(os.getpid()),  # the worker dies with this process
+    }
+    log = safe_io.append_binary(run_dir / WORKER_LOG)
     try:
         return subprocess.Popen(
             [sys.executable, "-m", "bench", "_worker", str(run_dir)],
@@ -209,18 +223,13 @@ def _start(job: Job, settings: Settings, settings_json: str, slot_env: dict[str,
 
 
 def _report_epochs(item: _Running, settings: Settings, events: Events) -> None:
-    metrics = item.job.run_dir(settings.runs_root) / results.METRICS
-    try:
-        with metrics.open() as f:
-            epochs = sum(1 for _ in f)
-    except FileNotFoundError:
-        return
+    epochs = records.count_metrics(item.job.run_dir(settings.runs_root))
     while item.epochs_seen < epochs:
         item.epochs_seen += 1
         events.epoch(item.job, item.epochs_seen)
 
 
-def _collect(item: _Running, settings: Settings, events: Events) -> dict[str, Any] | None:
+def _collect(item: _Running, settings: Settings, events: Events) -> Result | None:
     """The job's record after its worker exited, or None if it did not run here."""
     code = item.process.returncode
     run_dir = item.job.run_dir(settings.runs_root)
@@ -230,9 +239,15 @@ def _collect(item: _Running, settings: Settings, events: Events) -> dict[str, An
     if code == worker.DONE_ELSEWHERE:
         events.skipped(item.job, "finished by another process")
         return None
-    record = results.read_result(run_dir)
-    if code in (worker.OK, worker.FAILED) and record and record.get("id") == item.job.id:
+    record = records.read_result(run_dir)
+    if (
+        code in (worker.OK, worker.FAILED, worker.NO_SPACE)
+        and isinstance(record, Result)
+        and record.id == item.job.id
+    ):
         return record
+    if code == worker.NO_SPACE:
+        return worker.no_space_record(item.job, run_dir, item.started)
     record = worker.failure_record(
         item.job, run_dir, f"its worker {worker.exit_description(code)}", item.started, run_dir / WORKER_LOG
     )

@@ -29,12 +29,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import locks, results, schema
+from bench import locks, records, schema
 from bench.errors import BenchError, ConfigError, did_you_mean
 from bench.executors import worker
 from bench.executors.events import Events
 from bench.executors.launch import bench_pythonpath
 from bench.job import Job
+from bench.records import Result
 from bench.settings import CONFIG_NAME, Settings
 
 TERMINAL_STATES = {
@@ -84,7 +85,7 @@ class SlurmTask:
 
                 torch.set_num_threads(cpus)
         outcome = worker.execute(job, settings, echo=True)
-        return outcome.reason or str((outcome.record or {}).get("status"))
+        return outcome.reason or (outcome.record.status if outcome.record else "")
 
     def checkpoint(self, run_dir: str) -> Any:
         """Requeue the same task: the job's own checkpoint (its last completed epoch) is on disk."""
@@ -165,7 +166,7 @@ def parameters(settings: Settings, gpus: int, suite: str) -> dict[str, Any]:
     return params
 
 
-def run(jobs: list[Job], settings: Settings, events: Events) -> list[dict[str, Any]]:
+def run(jobs: list[Job], settings: Settings, events: Events) -> list[Result]:
     submitit = _submitit()
     submitted: list[tuple[Job, Any]] = []
     by_gpus = itertools.groupby(sorted(jobs, key=lambda j: j.gpus), key=lambda j: j.gpus)
@@ -188,7 +189,7 @@ def run(jobs: list[Job], settings: Settings, events: Events) -> list[dict[str, A
         array = tasks[0].job_id.split("_")[0]
         for job, run_dir, task_handle in zip(group, run_dirs, tasks):
             marker = {"executor": "slurm", "job_id": task_handle.job_id, "submitted": time.time()}
-            results.write_json(run_dir / worker.SUBMITTED, marker)
+            records.write_submitted(run_dir, marker)
             submitted.append((job, task_handle))
         kind = "array" if len(group) > 1 else "job"  # submitit submits a lone task as a plain job
         events.info(
@@ -202,20 +203,19 @@ def run(jobs: list[Job], settings: Settings, events: Events) -> list[dict[str, A
 
 def _prepare(job: Job, settings: Settings) -> Path:
     """Write spec.json (what the task reads) and drop a failed attempt's record, under the job's lock."""
-    run_dir = job.run_dir(settings.runs_root)
+    run_dir = records.prepare(job, settings.runs_root)
     lock = locks.JobLock(run_dir)
     if lock.acquire():
         try:
-            (run_dir / results.RESULT).unlink(missing_ok=True)
+            records.remove(run_dir, records.RESULT)
         finally:
             lock.release()
-    results.write_json(run_dir / results.SPEC, job.to_record())
     return run_dir
 
 
-def _wait(submitted: list[tuple[Job, Any]], settings: Settings, events: Events) -> list[dict[str, Any]]:
+def _wait(submitted: list[tuple[Job, Any]], settings: Settings, events: Events) -> list[Result]:
     """Wait for every task, reading the run folders; a task that ended without a result gets one."""
-    records: dict[str, dict[str, Any]] = {}
+    results: dict[str, Result] = {}
     remaining = dict((job.id, (job, task)) for job, task in submitted)
     started = time.time()
     while remaining:
@@ -223,8 +223,8 @@ def _wait(submitted: list[tuple[Job, Any]], settings: Settings, events: Events) 
             run_dir = job.run_dir(settings.runs_root)
             if locks.probe(run_dir) is not None:
                 continue
-            record = results.read_result(run_dir)
-            if not (record and record.get("id") == job.id):
+            record = records.read_result(run_dir)
+            if not (isinstance(record, Result) and record.id == job.id):
                 state = _state(task)
                 if state not in TERMINAL_STATES:
                     continue
@@ -236,12 +236,12 @@ def _wait(submitted: list[tuple[Job, Any]], settings: Settings, events: Events) 
                     Path(task.paths.stderr),
                 )
                 worker.record_if_free(job, run_dir, record)
-            records[job_id] = record
+            results[job_id] = record
             del remaining[job_id]
             events.finished(job, record)
         if remaining:
             time.sleep(settings.slurm.poll_seconds)
-    return [records[job.id] for job, _ in submitted]
+    return [results[job.id] for job, _ in submitted]
 
 
 def _state(task: Any) -> str:

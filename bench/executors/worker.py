@@ -4,12 +4,15 @@
 `bench _worker RUN_DIR` (`main`), the process the local executor starts per job. It
 
 1. takes the job folder's lock (bench/locks.py), or reports the job as running elsewhere;
-2. checks the folder again: another process may have finished the job since the caller looked;
-3. clears what a previous attempt left that would now be misleading (an error record, a Slurm
-   submission marker) and writes spec.json;
+2. checks the folder again: another process may have finished the job since the caller looked
+   (records that do not agree with each other do not count as finished: bench/records.py);
+3. clears what a previous attempt left that would now be misleading (an error record, a result
+   its other records contradict, a Slurm submission marker);
 4. trains: in this process for a one-GPU job, or as one process per GPU (bench/executors/launch.py).
 
-The exit codes of `main` tell the local executor what happened without reading any file.
+The exit codes of `main` tell the local executor what happened without reading any file, the
+full disk included (its result cannot be written then). `main` dies with the process that
+started it (bench/signals.py), so a killed `bench run` leaves no worker training.
 """
 
 from __future__ import annotations
@@ -22,63 +25,110 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import locks, results, schema
+from bench import locks, records, safe_io, schema, signals
+from bench.errors import BenchError
 from bench.job import Job
+from bench.records import Result
 from bench.settings import Settings
 
 OK, FAILED, BUSY, DONE_ELSEWHERE = 0, 1, 75, 76  # 75: EX_TEMPFAIL, "try again later"
-SUBMITTED = "submitted.json"  # written by the Slurm executor while a job waits in the queue
+NO_SPACE = 77  # the job failed on a full disk and its result could not be written
+SUBMITTED = records.SUBMITTED  # written by the Slurm executor while a job waits in the queue
+EVALUATION_FOLDER = "evaluation"  # an EvaluationJob's folder, inside the run folder it evaluates
 
 
 @dataclass
 class Outcome:
-    code: int  # OK, FAILED, BUSY or DONE_ELSEWHERE
-    record: dict[str, Any] | None = None  # the result record (OK, FAILED, DONE_ELSEWHERE)
+    code: int  # OK, FAILED, BUSY, DONE_ELSEWHERE or NO_SPACE
+    record: Result | None = None  # the result (OK, FAILED, DONE_ELSEWHERE, NO_SPACE)
     reason: str = ""  # why it did not run here (BUSY, DONE_ELSEWHERE)
 
 
 def execute(job: Job, settings: Settings, *, echo: bool = False, on_epoch: Any = None) -> Outcome:
-    """Run `job` under its folder's lock; never two processes on one job."""
-    run_dir = job.run_dir(settings.runs_root)
-    lock = locks.JobLock(run_dir)
-    if not lock.acquire():
+    """Run `job` under its folder's lock; never two processes on one job. A run folder bench
+    cannot write safely (a record that is a link or a folder, a full disk) is the job's error."""
+    if not isinstance(job, Job):  # an evaluation of a finished run (bench/evaluate/task.py)
+        return _evaluation(job, settings, echo)
+    try:
+        run_dir = records.prepare(job, settings.runs_root)
+        lock = locks.JobLock(run_dir)
+        acquired = lock.acquire()
+    except (BenchError, OSError) as exc:  # UnsafePath, NoSpace, a folder bench may not write
+        return refused(job, exc)
+    if not acquired:
         holder = locks.probe(run_dir)
         return Outcome(
             BUSY, reason=f"running in another process ({holder.describe() if holder else 'just now'})"
         )
     try:
-        if results.is_finished(run_dir, job.id):
-            return Outcome(DONE_ELSEWHERE, results.read_result(run_dir), "finished by another process")
-        (run_dir / results.RESULT).unlink(missing_ok=True)  # a failed attempt's record: this one replaces it
-        (run_dir / SUBMITTED).unlink(missing_ok=True)
-        results.write_json(run_dir / results.SPEC, job.to_record())
-        if not isinstance(job, Job):  # an evaluation of a finished run (bench/evaluate/task.py)
-            record = job.execute(settings, echo=echo)
-        elif job.gpus > 1:
+        finished = records.read_run(run_dir, job)
+        if finished.done:
+            return Outcome(DONE_ELSEWHERE, finished.result, "finished by another process")
+        for name in records.WRITTEN:  # a link or a folder among them is the user's to remove, not ours
+            safe_io.check_writable_target(run_dir / name)
+        # A failed attempt's record, or one its other records contradict: this attempt replaces it.
+        records.remove(run_dir, records.RESULT, records.SUBMITTED)
+        if job.gpus > 1:
             from bench.executors import launch
 
-            record = launch.run(job, settings, run_dir)
+            result = launch.run(job, settings, run_dir)
         else:
             from bench.train import run_job
 
-            record = run_job(job, settings, echo=echo, on_epoch=on_epoch)
-        return Outcome(OK if record["status"] == "ok" else FAILED, record)
+            result = run_job(job, settings, echo=echo, on_epoch=on_epoch)
+    except BenchError as exc:
+        return refused(job, exc)
     finally:
         lock.release()
+    if result.ok:
+        return Outcome(OK, result)
+    return Outcome(NO_SPACE if safe_io.says_full(result.error) else FAILED, result)
+
+
+def _evaluation(task: Any, settings: Settings, echo: bool) -> Outcome:
+    """An EvaluationJob, under its own folder's lock like a training job (two evaluations of one
+    run never run at once); the numbers go to the run folder's robustness.json."""
+    try:
+        folder = records.prepare(task, settings.runs_root)
+        lock = locks.JobLock(folder)
+        acquired = lock.acquire()
+    except (BenchError, OSError) as exc:
+        return refused(task, exc)
+    if not acquired:
+        holder = locks.probe(folder)
+        return Outcome(
+            BUSY, reason=f"running in another process ({holder.describe() if holder else 'just now'})"
+        )
+    try:
+        records.remove(folder, records.RESULT, records.SUBMITTED)
+        result = task.execute(settings, echo=echo)
+    finally:
+        lock.release()
+    return Outcome(OK if result.ok else FAILED, result)
 
 
 def load(run_dir: Path) -> Any:
     """What a worker runs, from the folder's spec.json: a training Job, or an EvaluationJob."""
-    record = results.read_json(run_dir / results.SPEC)
-    if record.get("kind") == "evaluation":
+    if run_dir.name == EVALUATION_FOLDER:
         from bench.evaluate.task import EvaluationJob
 
-        return EvaluationJob.from_record(record)
-    return Job.from_record(record)
+        return EvaluationJob.load(run_dir)
+    return records.read_spec(run_dir)
+
+
+def refused(job: Job, exc: Exception) -> Outcome:
+    """The outcome of a job whose folder cannot be written: an error result, kept in memory only."""
+    if safe_io.is_full(exc):
+        exc = safe_io.NoSpace(getattr(exc, "filename", None) or f"the run folder of job {job.id}", exc)  # type: ignore[arg-type]
+    message = str(exc) if isinstance(exc, BenchError) else f"{type(exc).__name__}: {exc}"
+    result = Result(id=job.id, suite=job.suite, label=job.method, status="error", error=message)
+    code = NO_SPACE if isinstance(exc, safe_io.NoSpace) else FAILED
+    return Outcome(code, result)
 
 
 def main(run_dir: str) -> int:
     """`python -m bench _worker RUN_DIR`: the process the local executor starts for one job."""
+    signals.die_with_parent()
     settings = schema.build(Settings, json.loads(os.environ["BENCH_SETTINGS_JSON"]))
     job = load(Path(run_dir))
     threads = os.environ.get("BENCH_THREADS")
@@ -86,7 +136,12 @@ def main(run_dir: str) -> int:
         import torch
 
         torch.set_num_threads(int(threads))
-    return execute(job, settings, echo=True).code
+    outcome = execute(job, settings, echo=True)
+    if outcome.code in (FAILED, NO_SPACE) and outcome.record is not None:
+        print(
+            f"error: {outcome.record.error}", flush=True
+        )  # to worker.log, when the result could not be written
+    return outcome.code
 
 
 # --- records for processes that died without writing one ----------------------------------------
@@ -105,39 +160,54 @@ def exit_description(code: int) -> str:
 def tail(path: Path, lines: int = 15) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except FileNotFoundError:
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
         return "(no log)"
 
 
-def failure_record(job: Job, run_dir: Path, what: str, started: float, log: Path) -> dict[str, Any]:
-    """The error record of a job whose process died: what died, how far it got, its log's end."""
+def failure_record(job: Job, run_dir: Path, what: str, started: float, log: Path) -> Result:
+    """The error result of a job whose process died: what died, how far it got, its log's end."""
     if isinstance(job, Job):
-        epochs = len(results.read_jsonl(run_dir / results.METRICS))
+        epochs = records.count_metrics(run_dir)
         lost = f"after epoch {epochs}/{job.recipe.epochs} without writing its result; run again to resume from its last checkpoint"
     else:
         lost = "without writing its result; run again (every evaluation it stored is kept)"
-    return {
-        "id": job.id,
-        "suite": job.suite,
-        "label": job.method,
-        "status": "error",
-        "error": f"{what} {lost}. Last lines of {log}:\n{tail(log)}",
-        "wall_seconds": round(time.time() - started, 3),
-    }
+    return Result(
+        id=job.id,
+        suite=job.suite,
+        label=job.method,
+        status="error",
+        error=f"{what} {lost}. Last lines of {log}:\n{tail(log)}",
+        wall_seconds=round(time.time() - started, 3),
+    )
 
 
-def record_if_free(job: Job, run_dir: Path, record: dict[str, Any]) -> bool:
+def no_space_record(job: Job, run_dir: Path, started: float) -> Result:
+    """The error result of a job whose worker stopped on a full disk (its result is not on disk)."""
+    return Result(
+        id=job.id,
+        suite=job.suite,
+        label=job.method,
+        status="error",
+        error=str(safe_io.NoSpace(run_dir)),
+        wall_seconds=round(time.time() - started, 3),
+    )
+
+
+def record_if_free(job: Job, run_dir: Path, record: Result) -> bool:
     """Write `record` as the job's result unless another process has taken the job over since.
-    A write that fails (a full disk) is not raised: the caller still reports the record."""
+    A write that fails (a full disk, an unsafe file) is not raised: the caller still reports it."""
     lock = locks.JobLock(run_dir)
     try:
         if not lock.acquire():
             return False
-        if results.is_finished(run_dir, job.id):
+        if isinstance(job, Job) and records.is_finished(run_dir, job):
             return False
-        results.write_json(run_dir / results.RESULT, record)
+        written = records.read_result(run_dir)
+        if not isinstance(job, Job) and isinstance(written, Result) and written.id == job.id and written.ok:
+            return False
+        records.write_result(run_dir, record)
         return True
-    except OSError:
+    except (OSError, BenchError):
         return False
     finally:
         lock.release()

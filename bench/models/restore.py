@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
 
-from bench import registry, results
+from bench import records, registry
 from bench.build import build
 from bench.data.base import DatasetSpec
 from bench.errors import BenchError
@@ -45,29 +44,27 @@ class Restored:
 
 
 def read_job(run_dir: Path) -> Job:
-    record = results.read_json(run_dir / results.SPEC)
-    if record is None:
-        raise RestoreError(f"{run_dir}: no readable {results.SPEC}; is this a run folder?")
     try:
-        return Job.from_record(record)
-    except (KeyError, ValueError, BenchError) as exc:
-        raise RestoreError(f"{run_dir / results.SPEC}: cannot rebuild the job ({exc})") from None
+        return records.read_spec(run_dir)
+    except records.RecordError as exc:
+        raise RestoreError(str(exc)) from None
 
 
-def check_finished(run_dir: Path, job: Job) -> dict[str, Any]:
-    """The run's result record; RestoreError if the run never finished successfully."""
-    record = results.read_result(run_dir)
-    if record is None:
+def check_finished(run_dir: Path, job: Job) -> records.Result:
+    """The run's result; RestoreError if the run never finished successfully, or its records
+    do not agree with each other (bench/records.py)."""
+    run = records.read_run(run_dir, job)
+    if run.problem is not None and run.problem.file != records.CHECKPOINT:  # `restore` says that one
         raise RestoreError(
-            f"{run_dir}: the run never finished (no {results.RESULT}); run `bench run` on its suite first"
+            f"{run_dir}: its records are not trusted ({run.problem}); `bench run` on its suite resumes it"
         )
-    if record.get("id") != job.id:
-        raise RestoreError(f"{run_dir}: {results.RESULT} belongs to job {record.get('id')}, not {job.id}")
-    if record.get("status") != "ok":
+    if run.result is None:
         raise RestoreError(
-            f"{run_dir}: the run failed ({str(record.get('error')).splitlines()[0]}); nothing to evaluate"
+            f"{run_dir}: the run never finished (no {records.RESULT}); run `bench run` on its suite first"
         )
-    return record
+    if not run.result.ok:
+        raise RestoreError(f"{run_dir}: the run failed ({run.result.first_line}); nothing to evaluate")
+    return run.result
 
 
 def restore(run_dir: Path, device: torch.device | str = "cpu") -> Restored:
@@ -75,13 +72,13 @@ def restore(run_dir: Path, device: torch.device | str = "cpu") -> Restored:
     run_dir = Path(run_dir)
     job = read_job(run_dir)
     check_finished(run_dir, job)
-    path = run_dir / results.CHECKPOINT
-    if not path.exists():
-        raise RestoreError(f"{run_dir}: no checkpoint {results.CHECKPOINT}")
+    path = run_dir / records.CHECKPOINT
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = records.read_checkpoint(run_dir)
     except Exception as exc:
         raise RestoreError(f"{path}: unreadable checkpoint ({type(exc).__name__}: {exc})") from None
+    if state is None:
+        raise RestoreError(f"{run_dir}: no checkpoint {records.CHECKPOINT}")
     if state.get("job_id") != job.id:
         raise RestoreError(f"{path}: checkpoint belongs to job {state.get('job_id')}, not {job.id}")
     if state.get("epoch") != job.recipe.epochs:

@@ -33,7 +33,7 @@ from typing import Any
 
 import torch
 
-from bench import results
+from bench import records
 from bench.methods.vanilla import Vanilla
 from bench.perf import timing
 
@@ -222,26 +222,30 @@ def fabricate_finished(project: Path, jobs: int) -> list:
     expanded = suite.expand(suite.load(project / "suite.yaml"))
     runs = project / "results" / "runs"
     for job in expanded:
-        run_dir = job.run_dir(runs)
-        run_dir.mkdir(parents=True)
-        rows = [{"epoch": e, "train_loss": 1.0, "test_top1": {"online": 50.0 + e}} for e in range(1, 11)]
-        results.write_json(run_dir / results.SPEC, job.to_record())
-        results.write_jsonl(run_dir / results.METRICS, rows)
-        record = {
-            "id": job.id,
-            "suite": job.suite,
-            "label": job.method,
-            "status": "ok",
-            "primary_network": "online",
-        }
-        results.write_json(run_dir / results.RESULT, {**record, "metrics": {"online": {"final": 60.0}}})
+        run_dir = records.prepare(job, runs)
+        rows = [
+            records.MetricsRow(epoch=e, lr=0.1, train_loss=1.0, test_top1={"online": 50.0 + e})
+            for e in range(1, 11)
+        ]
+        records.write_metrics(run_dir, rows)
+        result = records.Result(
+            id=job.id,
+            suite=job.suite,
+            label=job.method,
+            status="ok",
+            primary_network="online",
+            epochs_completed=10,
+            metrics={"online": {"final": 60.0}},
+        )
+        records.write_result(run_dir, result)
     return expanded
 
 
 def measure_skip(scratch: Path, jobs: int, repeats: int) -> None:
     from bench import settings as settings_mod
     from bench import suite
-    from bench.runner import split_finished, write_leaderboard
+    from bench.report.write import write_leaderboard
+    from bench.runner import split_finished
 
     print(f"\n## `bench run` on a suite of {jobs} finished jobs")
     project = scratch / "finished"

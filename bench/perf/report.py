@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import results
+from bench import safe_io
 from bench.perf import steps, timing
 from bench.perf.breakdown import SMOKE_BACKBONE, SMOKE_DATASET, SMOKE_IMAGE_SIZE, SMOKE_RECIPE, Breakdown
 
@@ -289,6 +289,6 @@ def write(perf: Perf, folder: Path, stem: str | None = None) -> tuple[Path, Path
     """Write both files atomically; returns their paths."""
     stem = stem or perf.stem()
     md, csv_path = folder / f"{stem}.md", folder / f"{stem}.csv"
-    results.write_text(md, markdown(perf))
-    results.write_text(csv_path, csv_text(perf))
+    safe_io.write_text(md, markdown(perf))
+    safe_io.write_text(csv_path, csv_text(perf))
     return md, csv_path

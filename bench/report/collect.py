@@ -12,13 +12,12 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import reducers, registry, results
+from bench import records, reducers, registry
 from bench.job import Job
 from bench.report.published import Published
 from bench.report.published import load as load_published
 from bench.settings import Settings
 from bench.suite import Suite, expand
-from bench.train import curves_from
 
 Column = tuple[str, str, int]  # (dataset, backbone, budget epochs)
 
@@ -43,6 +42,7 @@ class Cell:
     )  # per seed: (epoch, top-1) of that network
     errors: list[str] = field(default_factory=list)  # "seed N: message"
     missing: list[int] = field(default_factory=list)  # seeds not run yet
+    left_out: list[str] = field(default_factory=list)  # "seed N: why its records are not trusted"
     published: list[Published] = field(default_factory=list)
     recipe_gap: str = ""  # the suite's reason this cell's recipe is not the published one
     partial_data: str = ""  # how the images the runs read fell short of the release ('' if they did not)
@@ -108,23 +108,23 @@ def resolve_network(job: Job) -> str:
 
 def _read_value(
     job: Job, run_dir: Path, network: str
-) -> tuple[float, str, list[tuple[int, float]], str] | str | None:
-    """(value, network used, its (epoch, top-1) curve, data shortfall), an error message, or None
-    if not finished."""
-    record = results.read_result(run_dir)
-    if record is None or record.get("id") != job.id:
+) -> tuple[float, str, list[tuple[int, float]], str] | str | records.Problem | None:
+    """(value, network used, its (epoch, top-1) curve, data shortfall), an error message, the
+    problem that makes its records untrusted (the cell leaves it out), or None if not finished."""
+    run = records.read_run(run_dir, job)
+    if run.problem is not None:
+        return run.problem
+    if run.result is None:
         return None
-    if record.get("status") != "ok":
-        return str(record.get("error") or "failed without a message")
-    history = results.read_jsonl(run_dir / results.METRICS)
+    if not run.result.ok:
+        return run.result.error or "failed without a message"
+    history = run.metrics
     try:
-        value, used = reducers.reduce_networks(curves_from(history), network, job.report.reducer)
+        value, used = reducers.reduce_networks(records.curves_from(history), network, job.report.reducer)
     except (KeyError, ValueError) as exc:
         return f"cannot reduce: {exc}"
-    curve = [
-        (int(row["epoch"]), row["test_top1"][used]) for row in history if used in row.get("test_top1", {})
-    ]
-    return value, used, curve, shortfall(job, record.get("images") or {})
+    curve = [(row.epoch, row.test_top1[used]) for row in history if used in row.test_top1]
+    return value, used, curve, shortfall(job, run.result.images)
 
 
 def shortfall(job: Job, images: dict[str, int]) -> str:
@@ -164,9 +164,11 @@ def collect(suite: Suite, settings: Settings) -> list[Cell]:
                 published=published.get((job.dataset, job.backbone, job.method_name, job.nominal_epochs), []),
             )
         cell = cells[key]
-        outcome = _read_value(job, job.run_dir(settings.runs_root), network)
+        outcome = _read_value(job, records.locate(job, settings.runs_root), network)
         if outcome is None:
             cell.missing.append(job.seed)
+        elif isinstance(outcome, records.Problem):
+            cell.left_out.append(f"seed {job.seed}: {outcome}")
         elif isinstance(outcome, str):
             cell.errors.append(f"seed {job.seed}: {outcome}")
         else:

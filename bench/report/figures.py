@@ -27,7 +27,7 @@ def save(fig: Any, path: Path, formats: tuple[str, ...] = ("png",)) -> list[Path
     """`fig` as `path` with each format's suffix (path's own suffix is replaced); the paths written."""
     from matplotlib import rc_context
 
-    from bench.results import atomic_write
+    from bench.safe_io import atomic_write
 
     written = []
     for fmt in formats:

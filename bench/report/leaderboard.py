@@ -22,7 +22,7 @@ import io
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from bench import reducers, registry, results
+from bench import reducers, registry, safe_io
 from bench.report.collect import Cell, Column, columns, rows
 from bench.report.gain import CONFIDENCE, MIN_SEEDS, Gain, gains, target_rows
 
@@ -96,15 +96,17 @@ class _Footnotes:
 
 def _measured(cell: Cell, seeds_expected: int, mark: str) -> str:
     if cell.mean is None:
-        return "error" if cell.errors else "not run"
+        return "error" if cell.errors else "left out" if cell.left_out else "not run"
     text = _fmt(cell.mean) + (f" ± {_fmt(cell.std)}" if cell.std is not None else "")
     if mark:
         text = f"**{text}**" if mark == "**" else f"<u>{text}</u>"
     remarks = []
-    if cell.n != seeds_expected or cell.errors or cell.missing:
+    if cell.n != seeds_expected or cell.errors or cell.missing or cell.left_out:
         remarks.append(f"n={cell.n}")
     if cell.errors:
         remarks.append(f"{len(cell.errors)} failed")
+    if cell.left_out:
+        remarks.append(f"{len(cell.left_out)} left out")
     if cell.missing:
         remarks.append(f"{len(cell.missing)} not run")
     if cell.scale < 1:
@@ -315,6 +317,10 @@ def markdown(cells: list[Cell], *, title: str, seeds: int, source_note: str) -> 
     if failures:
         lines += ["", "Failed jobs:", ""]
         lines += [f"- {c.method} / {c.backbone} / {c.dataset}, {e.splitlines()[0]}" for c, e in failures]
+    left_out = [(c, why) for c in cells for why in c.left_out]
+    if left_out:
+        lines += ["", "Left out (records that do not agree with each other; `bench run` resumes them):", ""]
+        lines += [f"- {c.method} / {c.backbone} / {c.dataset}, {why}" for c, why in left_out]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -417,6 +423,6 @@ def write(
     cells: list[Cell], out_dir: Path, name: str, *, title: str, seeds: int, source_note: str
 ) -> tuple[Path, Path]:
     md_path, csv_path = out_dir / f"{name}.md", out_dir / f"{name}.csv"
-    results.write_text(md_path, markdown(cells, title=title, seeds=seeds, source_note=source_note))
-    results.write_text(csv_path, csv_text(cells))
+    safe_io.write_text(md_path, markdown(cells, title=title, seeds=seeds, source_note=source_note))
+    safe_io.write_text(csv_path, csv_text(cells))
     return md_path, csv_path

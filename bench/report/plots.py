@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import results
+from bench import safe_io
 from bench.report.collect import Cell, Column, columns, rows
 from bench.report.leaderboard import column_name, display_name, signed
 
@@ -192,7 +192,7 @@ def _label(s: Series) -> str:
 
 
 def _save(fig, path: Path) -> Path:
-    results.atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=DPI), mode="wb")
+    safe_io.atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=DPI), mode="wb")
     return path
 
 

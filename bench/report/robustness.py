@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import registry, results
+from bench import records, registry, safe_io
 from bench.evaluate import corruption as corruption_mod
 from bench.evaluate.config import EVALUATORS, HeadlineColumn
 from bench.evaluate.store import read_store
@@ -30,6 +30,7 @@ from bench.job import Job
 from bench.report import robustness_notes, robustness_published
 from bench.report.collect import Cell, resolve_network
 from bench.report.leaderboard import _fmt, _Footnotes, _measured, _published, display_name, rank_marks
+from bench.report.write import staged
 
 Group = tuple[str, str, int, float]  # dataset, backbone, budget epochs, scale
 COLUMNS: dict[str, tuple[str, HeadlineColumn]] = {
@@ -52,7 +53,7 @@ class RobustnessCells:
 
     reported: dict[tuple[Group, str], dict[str, Cell]] = field(default_factory=dict)
     every: dict[tuple[Group, str, str], dict[str, Cell]] = field(default_factory=dict)
-    stores: list[tuple[Job, dict[str, Any]]] = field(default_factory=list)  # the records read
+    stores: list[tuple[Job, dict[str, Any]]] = field(default_factory=list)  # (job, its evaluations)
 
 
 def _group(job: Job) -> Group:
@@ -82,7 +83,7 @@ def _new_cell(job: Job, network: str, published: list) -> Cell:
 
 def _value(store: dict[str, Any], key: str, network: str) -> float | None:
     evaluator, col = COLUMNS[key]
-    record = store.get("evaluations", {}).get(evaluator, {}).get(network)
+    record = store.get(evaluator, {}).get(network)
     return None if record is None else record.get(col.field)
 
 
@@ -108,21 +109,24 @@ def collect(
         network = reported_network(job)
         row = cells(out.reported, (_group(job), job.method), job, network)
         store = read_store(run_dir)
+        evaluations = store.evaluations if store.run_id == job.id else {}
         if run_dir in errors:
             for cell in row.values():
                 cell.errors.append(f"seed {job.seed}: {errors[run_dir]}")
-        if store.get("run_id") != job.id or not store.get("evaluations"):
+        if not evaluations:
             if run_dir not in errors:
                 for cell in row.values():
                     cell.missing.append(job.seed)
             continue
-        out.stores.append((job, store))
+        out.stores.append((job, evaluations))
         baseline = _baseline_dir(job, entries, mce_baseline) if mce_baseline else None
-        for name in sorted({n for per in store["evaluations"].values() for n in per}):
+        for name in sorted({n for per in evaluations.values() for n in per}):
             targets = [cells(out.every, (_group(job), job.method, name), job, name)]
             targets += [row] if name == network else []
             for key in keys:
-                value = _mce(store, name, baseline) if key == MCE.key else _value(store, key, name)
+                value = (
+                    _mce(evaluations, name, baseline) if key == MCE.key else _value(evaluations, key, name)
+                )
                 for target in targets:
                     if value is not None:
                         target[key].values.append(value)
@@ -145,12 +149,12 @@ def _baseline_dir(job: Job, entries: list[tuple[Job, Path]], baseline: str) -> P
 
 
 def _mce(store: dict[str, Any], network: str, baseline_dir: Path | None) -> float | None:
-    ours = store.get("evaluations", {}).get("corruption", {}).get(network)
+    ours = store.get("corruption", {}).get(network)
     if ours is None or baseline_dir is None:
         return None
-    base_store = read_store(baseline_dir)
-    base_job = Job.from_record(results.read_json(baseline_dir / results.SPEC))
-    base = base_store.get("evaluations", {}).get("corruption", {}).get(reported_network(base_job))
+    base_store = read_store(baseline_dir).evaluations
+    base_job = records.read_spec(baseline_dir)
+    base = base_store.get("corruption", {}).get(reported_network(base_job))
     if base is None or base.get("source") != ours.get("source"):
         return None  # never divide errors measured on different corrupted sets
     return corruption_mod.mce(ours["cells"], base["cells"])
@@ -235,7 +239,7 @@ def _delta(cell: Cell, key: str, collected: RobustnessCells, footnote: _Footnote
 def _generated(collected: RobustnessCells, cell: Cell) -> bool:
     """Some of the cell's corruption numbers were computed on a generated set."""
     return any(
-        store["evaluations"].get("corruption", {}).get(net, {}).get("generated")
+        store.get("corruption", {}).get(net, {}).get("generated")
         for job, store in collected.stores
         if (job.method, job.dataset, job.backbone) == (cell.method, cell.dataset, cell.backbone)
         for net in cell.networks_used
@@ -248,19 +252,19 @@ CORRUPTION_KEYS = ("corruption", "cacc15", "mce")
 def _sources(collected: RobustnessCells, cell: Cell) -> set[str]:
     """The corrupted sets behind a cell's corruption numbers."""
     return {
-        store["evaluations"]["corruption"][net].get("source", "?")
+        store["corruption"][net].get("source", "?")
         for job, store in collected.stores
         if (job.method, job.dataset, job.backbone, job.scale)
         == (cell.method, cell.dataset, cell.backbone, cell.scale)
         for net in set(cell.networks_used)
-        if net in store["evaluations"].get("corruption", {})
+        if net in store.get("corruption", {})
     }
 
 
 def _corruption_sources(collected: RobustnessCells) -> dict[tuple[Group, str], set[str]]:
     out: dict[tuple[Group, str], set[str]] = {}
     for job, store in collected.stores:
-        record = store["evaluations"].get("corruption", {}).get(reported_network(job))
+        record = store.get("corruption", {}).get(reported_network(job))
         if record:
             out.setdefault((_group(job), job.method), set()).add(record.get("source", "?"))
     return out
@@ -443,12 +447,12 @@ def occlusion_series(collected: RobustnessCells) -> dict[Group, list[OcclusionSe
     curves: dict[tuple[Group, str], list[dict[str, Any]]] = {}
     for job, store in collected.stores:
         network = reported_network(job)
-        record = store["evaluations"].get("occlusion", {}).get(network)
+        record = store.get("occlusion", {}).get(network)
         if record:
             curves.setdefault((_group(job), job.method), []).append({**record, "network": network})
     out: dict[Group, list[OcclusionSeries]] = {}
-    for (group, method), records in curves.items():
-        same = [r for r in records if r["shares"] == records[0]["shares"]]
+    for (group, method), found in curves.items():
+        same = [r for r in found if r["shares"] == found[0]["shares"]]
         by_share = list(zip(*(r["curve_top1"] for r in same)))
         first = collected.reported[group, method][PAPER[0]]
         out.setdefault(group, []).append(
@@ -487,7 +491,7 @@ def draw_occlusion(series: dict[Group, list[OcclusionSeries]], title: str, path:
     fig.suptitle(title, fontsize=10)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
-    results.atomic_write(path, lambda f: f.write(buffer.getvalue()), mode="wb")
+    safe_io.atomic_write(path, lambda f: f.write(buffer.getvalue()), mode="wb")
     return path
 
 
@@ -515,14 +519,16 @@ def write_report(
         note += f" mCE baseline: `{config.mce_baseline}`."
     series = occlusion_series(collected)
     if series:
-        figure = draw_occlusion(series, title, out_dir / f"{name}-occlusion.png")
-        note += f" Occlusion curves: `{figure.name}`."
+        note += f" Occlusion curves: `{name}-occlusion.png`."
     seeds = max((len({j.seed for j, _ in entries})), 1)
     text = markdown(collected, title=title, source_note=note, seeds=seeds)
     reference = published_reference(collected, settings.published_dir)
     if reference:
         text = text.rstrip() + "\n\n" + "\n".join(reference)
+    with staged(out_dir) as stage:  # every file of the report or none
+        if series:
+            draw_occlusion(series, title, stage / f"{name}-occlusion.png")
+        safe_io.write_text(stage / f"{name}.md", text.rstrip() + "\n")
+        safe_io.write_text(stage / f"{name}.csv", csv_text(collected))
     md_path, csv_path = out_dir / f"{name}.md", out_dir / f"{name}.csv"
-    results.write_text(md_path, text.rstrip() + "\n")
-    results.write_text(csv_path, csv_text(collected))
     return md_path, csv_path

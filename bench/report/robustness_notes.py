@@ -60,7 +60,7 @@ def _settings(collected: RobustnessCells, evaluator: str) -> list[dict[str, Any]
     found = {
         json.dumps(record.get("settings", {}), sort_keys=True)
         for _, store in collected.stores
-        for record in store["evaluations"].get(evaluator, {}).values()
+        for record in store.get(evaluator, {}).values()
     }
     return [json.loads(s) for s in sorted(found)]
 
@@ -73,7 +73,7 @@ def _generation(collected: RobustnessCells) -> list[str]:
     """How generated corrupted sets came out: images regenerated, warnings caught."""
     seen: dict[str, dict[str, Any]] = {}
     for _, store in collected.stores:
-        for record in store["evaluations"].get("corruption", {}).values():
+        for record in store.get("corruption", {}).values():
             gen = record.get("generation")
             if gen:
                 seen.setdefault(gen.get("clean_sha256_16", "?"), gen)
@@ -98,9 +98,7 @@ def _generation(collected: RobustnessCells) -> list[str]:
 
 
 def notes(collected: RobustnessCells) -> list[str]:
-    images = sorted(
-        {r.get("n") for _, s in collected.stores for r in s["evaluations"].get("clean", {}).values()} - {None}
-    )
+    images = sorted({r.get("n") for _, s in collected.stores for r in s.get("clean", {}).values()} - {None})
     step = ", ".join(f"{n:,} images: one image is {100 / n:.3g} points" for n in images)
     out = [
         "- Clean Acc: top-1 (%) of the final checkpoint on the run's test split"
@@ -131,7 +129,7 @@ def notes(collected: RobustnessCells) -> list[str]:
         {
             f"{r.get('device')}, torch {r.get('torch')}, commit {str(r.get('git_commit'))[:10]}"
             for _, s in collected.stores
-            for r in s["evaluations"].get("clean", {}).values()
+            for r in s.get("clean", {}).values()
         }
     )
     if machines:

@@ -10,12 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench import results
+from bench import records
 from bench.cli import main
 from bench.data.cifar import CIFAR100
 from bench.evaluate.calibration import DIAGRAM
 from bench.evaluate.store import STORE
-from bench.evaluate.task import FOLDER
 from tests.conftest import write_suite
 from tests.fixtures.cifar import write_cifar100
 from tests.fixtures.corruptions import write_cifar_c
@@ -36,8 +35,9 @@ def bench(*args: str) -> int:
 
 
 def run_dirs(project: Path) -> dict[str, Path]:
-    found = (project / "results" / "runs").rglob(results.SPEC)
-    return {p.parent.parent.name: p.parent for p in found if p.parent.name != FOLDER}  # not evaluation tasks
+    """Method label -> run folder in the store, found through the suite's view."""
+    views = (project / "results" / "runs").glob("*/*/*/*/s*")
+    return {view.parent.name: view.resolve() for view in views if view.is_symlink()}
 
 
 def number(cell: str) -> float:
@@ -123,12 +123,12 @@ def test_bad_runs_fail_alone_and_lose_nothing(project: Path, capsys: pytest.Capt
     assert bench("robustness", str(project / "results" / "runs"), "--fgsm") == 0
     stored = (dirs["mixup"] / STORE).read_bytes()
 
-    state = torch.load(dirs["mixup"] / results.CHECKPOINT, weights_only=True)
+    state = torch.load(dirs["mixup"] / records.CHECKPOINT, weights_only=True)
     state["model"].pop("fc.weight")
-    torch.save(state, dirs["mixup"] / results.CHECKPOINT)
+    torch.save(state, dirs["mixup"] / records.CHECKPOINT)
     unfinished = project / "results" / "runs" / "rob" / "synthetic" / "tiny_resnet" / "cutmix" / "s0-00000000"
     shutil.copytree(dirs["vanilla"], unfinished)
-    (unfinished / results.RESULT).unlink()
+    (unfinished / records.RESULT).unlink()
     capsys.readouterr()
     runs = str(project / "results" / "runs")
     code = bench("robustness", runs, "--fgsm", "--ece", "--force", "--executor", "local")

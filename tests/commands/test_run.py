@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import results
+from bench import records
 from bench.cli import main
 from tests.conftest import copy_release, write_suite
 
@@ -43,8 +43,8 @@ def test_a_suite_over_every_release_runs_end_to_end(
     assert main(["run", str(suite), "--data-root", str(releases)]) == 0
     out = capsys.readouterr().out
     assert "0 already finished, 7 run" in out and "0 failed" in out
-    records = [results.read_result(p.parent) for p in (project / "results" / "runs").rglob(results.SPEC)]
-    assert len(records) == 7 and all(r["status"] == "ok" for r in records)
+    results = [records.read_result(p.parent) for p in (project / "results" / "runs").rglob(records.SPEC)]
+    assert len(results) == 7 and all(r.status == "ok" for r in results)
     board = (project / "reports" / "datasets.md").read_text()
     for name in (
         "CIFAR-10",

@@ -113,3 +113,31 @@ def test_a_flat_clean_image_may_stay_flat(tmp_path: Path, monkeypatch: pytest.Mo
     images = np.full((1, 3, 32, 32), 7, dtype=np.uint8)  # brightness on a flat image is flat: not an error
     cset = G.generated(images, np.array([0]), tmp_path, seed=0)
     assert cset.notes["regenerated"] == {} and int(cset.arrays["brightness"][0].max()) == 8
+
+
+def test_a_set_being_generated_elsewhere_is_waited_for_not_generated_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from bench import locks
+
+    monkeypatch.setattr(G, "_import", lambda: _fake_package(set()))
+    images = np.random.default_rng(3).integers(0, 200, (1, 3, 32, 32), dtype=np.uint8)
+    first = G.generated(images, np.array([0]), tmp_path, seed=0)  # the folder exists now
+    (folder,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    other = locks.JobLock(folder)  # "another process" generating the same set
+    assert other.acquire()
+    waits: list[float] = []
+    real_sleep = G.time.sleep
+
+    def sleep(seconds: float) -> None:  # the other process finishes while we wait
+        if seconds != G.LOCK_POLL_SECONDS:
+            return real_sleep(seconds)  # the lock's own retries
+        waits.append(seconds)
+        other.release()
+
+    monkeypatch.setattr(G.time, "sleep", sleep)
+    again = G.generated(images, np.array([0]), tmp_path, seed=0)
+    assert (
+        waits == [G.LOCK_POLL_SECONDS] and "waiting for another process generating" in capsys.readouterr().err
+    )
+    assert np.array_equal(again.arrays["fog"], first.arrays["fog"])

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from bench import results, suite
+from bench import records, suite
 from bench.cli import main
 from bench.evaluate.config import RobustnessConfig
 from bench.evaluate.store import STORE
-from bench.evaluate.task import FOLDER, EvaluationJob
+from bench.evaluate.task import FOLDER, EvaluationJob, read_details
 from bench.executors import worker
 from tests.executors import fake_slurm
 from tests.executors.test_slurm import cluster, one_job_suite  # noqa: F401 (a fixture)
@@ -28,7 +28,7 @@ def test_an_evaluation_job_round_trips_through_its_spec_and_the_worker_loads_it(
         task.run_dir(Path("/elsewhere")) == tmp_path / "run" / FOLDER
     )  # the run folder, wherever runs_root is
     assert (task.gpus, task.method, task.seed) == (1, "vanilla", 0)
-    results.write_json(task.run_dir() / results.SPEC, task.to_record())
+    task.prepare()
     loaded = worker.load(task.run_dir())
     assert loaded == task and loaded.id == task.id
     other = EvaluationJob(a_job(), str(tmp_path / "run"), RobustnessConfig(fgsm=True, eps_255=2))
@@ -54,8 +54,12 @@ def test_a_suites_evaluations_run_on_slurm_and_a_second_call_submits_nothing(
         "evaluations", "evaluation"
     )
     fake_slurm.wait_for_array(cluster, fake_slurm.FIRST_JOB_ID)
-    record = results.read_json(run_dir / FOLDER / results.RESULT)
-    assert record["status"] == "ok" and record["evaluated"] == ["clean", "fgsm", "ece"]
+    (task,) = [EvaluationJob.load(run_dir / FOLDER)]
+    assert records.read_result(run_dir / FOLDER).ok and read_details(task)["evaluated"] == [
+        "clean",
+        "fgsm",
+        "ece",
+    ]
     store = json.loads((run_dir / STORE).read_text())
     assert set(store["evaluations"]) == {"clean", "fgsm", "ece"}
     assert (run_dir / FOLDER / "slurm.out").is_symlink()  # the task's own log, beside its spec

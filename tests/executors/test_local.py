@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench import locks, results, suite
+from bench import locks, records, suite
 from bench.cli import main
 from bench.executors.local import Pool
 from bench.settings import Settings
@@ -109,7 +109,7 @@ def test_a_worker_killed_mid_epoch_leaves_an_error_and_the_rerun_resumes_exactly
     run_dir = victim.run_dir(project / "results" / "runs")
     proc = _bench(project, str(path), "--executor", "local", "--workers", "1")
     try:
-        _wait_for(lambda: (run_dir / results.CHECKPOINT).exists(), what="the first checkpoint")
+        _wait_for(lambda: (run_dir / records.CHECKPOINT).exists(), what="the first checkpoint")
         worker_pid = json.loads((run_dir / locks.LOCK).read_text())["pid"]
         os.kill(worker_pid, signal.SIGKILL)  # mid-epoch: the epoch after the checkpoint has begun
         output, _ = proc.communicate(timeout=300)
@@ -117,31 +117,31 @@ def test_a_worker_killed_mid_epoch_leaves_an_error_and_the_rerun_resumes_exactly
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 1, output
-    record = results.read_result(run_dir)
-    assert record["status"] == "error" and "its worker was killed by SIGKILL after epoch" in record["error"]
-    killed_after = len(results.read_jsonl(run_dir / results.METRICS))
+    record = records.read_result(run_dir)
+    assert record.status == "error" and "its worker was killed by SIGKILL after epoch" in record.error
+    killed_after = len(records.read_metrics(run_dir)[0])
     assert 1 <= killed_after < 6
-    assert results.read_result(other.run_dir(project / "results" / "runs"))["status"] == "ok"  # went on
+    assert records.read_result(other.run_dir(project / "results" / "runs")).status == "ok"  # went on
 
     rerun = _bench(project, str(path), "--executor", "local", "--workers", "1")
     output, _ = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, output
     assert "1 already finished, 1 run" in output
-    assert f"resuming after epoch {killed_after}" in (run_dir / results.LOG).read_text()
-    record = results.read_result(run_dir)
-    assert record["status"] == "ok" and record["epochs_completed"] == 6
+    assert f"resuming after epoch {killed_after}" in (run_dir / records.LOG).read_text()
+    record = records.read_result(run_dir)
+    assert record.status == "ok" and record.epochs_completed == 6
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as in the worker (threads_per_job = 1): same arithmetic, same numbers
     try:
         reference = Settings(base_dir=str(project / "reference"))
-        assert run_job(victim, reference)["status"] == "ok"
+        assert run_job(victim, reference).status == "ok"
     finally:
         torch.set_num_threads(threads)
 
     def curve(directory: Path) -> list[dict]:
-        rows = results.read_jsonl(directory / results.METRICS)
-        return [{k: v for k, v in r.items() if "seconds" not in k} for r in rows]
+        rows = records.read_metrics(directory)[0]
+        return [{k: v for k, v in r.to_dict().items() if "seconds" not in k} for r in rows]
 
     assert curve(run_dir) == curve(victim.run_dir(reference.runs_root))
 
@@ -162,8 +162,8 @@ def test_two_bench_runs_on_one_suite_never_run_a_job_twice(project: Path) -> Non
     assert any("skipped" in out for out in outputs) or sum(found_done) > 0, outputs  # they did overlap
     for job in jobs:
         run_dir = job.run_dir(project / "results" / "runs")
-        log = (run_dir / results.LOG).read_text()
+        log = (run_dir / records.LOG).read_text()
         assert log.count(" steps per epoch") == 1, log  # one start, no second training
-        record = results.read_result(run_dir)
-        assert record["status"] == "ok" and record["epochs_completed"] == 2
-        assert [r["epoch"] for r in results.read_jsonl(run_dir / results.METRICS)] == [1, 2]
+        record = records.read_result(run_dir)
+        assert record.status == "ok" and record.epochs_completed == 2
+        assert [r.epoch for r in records.read_metrics(run_dir)[0]] == [1, 2]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import results, suite
+from bench import records, suite
 from bench.cli import main
 from tests.conftest import TINY_SUITE, write_suite
 from tests.executors import fake_slurm
@@ -83,7 +83,7 @@ def test_a_suite_runs_as_one_array_with_one_task_per_job(
     jobs = suite.expand(suite.load(project / "suites" / "tiny.yaml"))
     for job in jobs:
         run_dir = job.run_dir(project / "results" / "runs")
-        assert results.read_result(run_dir)["status"] == "ok"
+        assert records.read_result(run_dir).status == "ok"
         slurm_log = run_dir / "slurm.out"  # the task's own stdout, linked from the run folder
         assert slurm_log.is_symlink() and f"{job.method} / tiny_resnet" in slurm_log.read_text()
     capsys.readouterr()
@@ -100,7 +100,7 @@ def test_a_task_signalled_before_its_time_limit_is_requeued_and_resumes(
     path = one_job_suite(project, epochs=6)
     (job,) = suite.expand(suite.load(path))
     run_dir = job.run_dir(project / "results" / "runs")
-    monkeypatch.setenv("FAKE_SLURM_SIGNAL_WHEN", str(run_dir / results.CHECKPOINT))
+    monkeypatch.setenv("FAKE_SLURM_SIGNAL_WHEN", str(run_dir / records.CHECKPOINT))
     assert main(["run", str(path), "--wait"]) == 0  # waits, reading the run folders
     output = capsys.readouterr().out
     assert "0 already finished, 1 run" in output and (project / "reports" / "tiny.md").exists()
@@ -108,10 +108,10 @@ def test_a_task_signalled_before_its_time_limit_is_requeued_and_resumes(
     task = str(fake_slurm.FIRST_JOB_ID)  # submitit submits a lone job as a plain job, not an array
     assert (cluster / "restarts" / task).read_text() == "1"  # requeued once, by submitit
     assert (cluster / "tasks" / task).read_text() == "COMPLETED"
-    record = results.read_result(run_dir)
-    assert record["status"] == "ok" and record["epochs_completed"] == 6
-    assert [r["epoch"] for r in results.read_jsonl(run_dir / results.METRICS)] == list(range(1, 7))
-    assert "resuming after epoch" in (run_dir / results.LOG).read_text()
+    record = records.read_result(run_dir)
+    assert record.status == "ok" and record.epochs_completed == 6
+    assert [r.epoch for r in records.read_metrics(run_dir)[0]] == list(range(1, 7))
+    assert "resuming after epoch" in (run_dir / records.LOG).read_text()
     assert "requeued" in (run_dir / "slurm.out").read_text()
 
 
@@ -124,9 +124,9 @@ def test_waiting_reports_a_task_that_ended_without_a_result(
     path = one_job_suite(project, epochs=1)
     assert main(["run", str(path), "--wait"]) == 1
     (job,) = suite.expand(suite.load(path))
-    record = results.read_result(job.run_dir(project / "results" / "runs"))
-    assert record["status"] == "error"
-    assert f"Slurm task {fake_slurm.FIRST_JOB_ID} ended (FAILED)" in record["error"]
+    record = records.read_result(job.run_dir(project / "results" / "runs"))
+    assert record.status == "error"
+    assert f"Slurm task {fake_slurm.FIRST_JOB_ID} ended (FAILED)" in record.error
     assert "failed" in capsys.readouterr().err
 
 

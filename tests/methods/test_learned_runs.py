@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from bench import reducers, results
+from bench import records, reducers
 from bench import suite as suite_mod
 from bench.job import Job
+from bench.records import curves_from
 from bench.report.collect import collect
 from bench.settings import Settings
-from bench.train import curves_from, run_job
+from bench.train import run_job
 from tests.conftest import write_suite
 from tests.test_train import tiny_job as train_tiny_job
 
@@ -24,8 +25,8 @@ def tiny_job(method: str, params: dict, epochs: int = 2) -> Job:
 
 
 def metrics(job: Job, settings: Settings) -> list[dict]:
-    rows = results.read_jsonl(job.run_dir(settings.runs_root) / results.METRICS)
-    return [{k: v for k, v in r.items() if "seconds" not in k} for r in rows]
+    rows = records.read_metrics(job.run_dir(settings.runs_root))[0]
+    return [{k: v for k, v in r.to_dict().items() if "seconds" not in k} for r in rows]
 
 
 @pytest.mark.parametrize(
@@ -39,18 +40,18 @@ def test_interrupted_job_resumes_exactly(tmp_path: Path, method: str, params: di
     job = tiny_job(method, params, epochs=2)
     reference = Settings(base_dir=str(tmp_path / "ref"))
     record = run_job(job, reference)
-    assert record["status"] == "ok", record["error"]
+    assert record.status == "ok", record.error
     assert set(record["metrics"]) == NETWORKS and record["primary_network"] == "ema|ema_mix"
 
     settings = Settings(base_dir=str(tmp_path / "resumed"))
 
     def interrupt_after_one(_job: Job, row: dict) -> None:
-        if row["epoch"] == 1:
+        if row.epoch == 1:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         run_job(job, settings, on_epoch=interrupt_after_one)
-    assert run_job(job, settings)["status"] == "ok"
+    assert run_job(job, settings).status == "ok"
     assert metrics(job, settings) == metrics(job, reference)  # every network, every epoch, the train logs
 
 
@@ -67,11 +68,11 @@ def test_leaderboard_reports_the_better_teacher_head(project: Path, settings: Se
         )
     )
     for job in suite_mod.expand(suite):
-        assert run_job(job, settings)["status"] == "ok"
+        assert run_job(job, settings).status == "ok"
     for cell in collect(suite, settings):
         assert cell.network == "ema|ema_mix"
         job = next(j for j in suite_mod.expand(suite) if j.method == cell.method)
-        curves = curves_from(results.read_jsonl(job.run_dir(settings.runs_root) / results.METRICS))
+        curves = curves_from(records.read_metrics(job.run_dir(settings.runs_root))[0])
         assert set(curves) == NETWORKS
         best = max(("ema", "ema_mix"), key=lambda n: reducers.reduce(curves[n], "final"))
         assert cell.values == [curves[best][-1]] and cell.networks_used == [best]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench import results
+from bench import records
 from bench.cli import main
 from bench.models import pretrained
 from bench.models.backbones import build_backbone
@@ -92,9 +92,9 @@ def test_run_stops_before_any_job_without_the_weights_then_records_the_file(
     path = project / "weights" / "tiny_resnet.pth"
     save_imagenet_weights(path, image_size=16)
     assert main(["run", "suites/pre.yaml", "--executor", "inline"]) == 0
-    (spec,) = (project / "results" / "runs").rglob(results.SPEC)
-    record = results.read_result(spec.parent)
-    assert record["status"] == "ok"
+    (spec,) = (project / "results" / "runs").rglob(records.SPEC)
+    record = records.read_result(spec.parent)
+    assert record.status == "ok"
     assert record["pretrained"] == {
         "file": str(path),
         "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 import torch
 
-from bench import registry, results
+from bench import records, registry
 from bench.data.pipeline import build_loaders
 from bench.evaluate.clean import top1
 from bench.models.restore import RestoreError, restore
@@ -21,7 +22,7 @@ from tests.test_train import in_dir, tiny_job
 def finished(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
     settings = in_dir(tmp_path_factory.mktemp("runs"))
     job = tiny_job("mixup", epochs=1)
-    assert run_job(job, settings)["status"] == "ok"
+    assert run_job(job, settings).status == "ok"
     return job.run_dir(settings.runs_root), job, settings
 
 
@@ -33,7 +34,7 @@ def test_restored_networks_reproduce_the_final_test_accuracy(finished) -> None:
     assert run.epoch == 1 and all(not p.requires_grad for p in run.model.parameters())
     rt = resolve(RunSettings(device="cpu"))
     _, test, _ = build_loaders(run.dataset, job.recipe, settings, rt, torch.Generator())
-    final = results.read_jsonl(run_dir / results.METRICS)[-1]["test_top1"]
+    final = records.read_metrics(run_dir)[0][-1].test_top1
     assert {name: top1(net, test, rt) for name, net in nets.items()} == final
 
 
@@ -47,11 +48,11 @@ def _copy(run_dir: Path, tmp_path: Path) -> Path:
 
 def test_a_checkpoint_that_does_not_fit_the_backbone_names_the_keys(finished, tmp_path: Path) -> None:
     run_dir = _copy(finished[0], tmp_path)
-    state = torch.load(run_dir / results.CHECKPOINT, weights_only=True)
+    state = torch.load(run_dir / records.CHECKPOINT, weights_only=True)
     state["model"].pop("fc.bias")
     state["model"]["layer1.0.conv1.weight"] = torch.zeros(3, 3, 3, 3)
     state["model"]["head.extra"] = torch.zeros(1)
-    torch.save(state, run_dir / results.CHECKPOINT)
+    torch.save(state, run_dir / records.CHECKPOINT)
     with pytest.raises(RestoreError) as info:
         restore(run_dir)
     message = str(info.value)
@@ -62,10 +63,10 @@ def test_a_checkpoint_that_does_not_fit_the_backbone_names_the_keys(finished, tm
 @pytest.mark.parametrize(
     ("damage", "expected"),
     [
-        (lambda d: (d / results.RESULT).unlink(), "never finished"),
-        (lambda d: (d / results.CHECKPOINT).unlink(), "no checkpoint"),
-        (lambda d: (d / results.CHECKPOINT).write_bytes(b"not a checkpoint"), "unreadable checkpoint"),
-        (lambda d: (d / results.SPEC).unlink(), "is this a run folder"),
+        (lambda d: (d / records.RESULT).unlink(), "never finished"),
+        (lambda d: (d / records.CHECKPOINT).unlink(), "no checkpoint"),
+        (lambda d: (d / records.CHECKPOINT).write_bytes(b"not a checkpoint"), "unreadable checkpoint"),
+        (lambda d: (d / records.SPEC).unlink(), "is this a run folder"),
     ],
 )
 def test_unusable_runs_are_refused_with_their_reason(finished, tmp_path: Path, damage, expected: str) -> None:
@@ -77,7 +78,7 @@ def test_unusable_runs_are_refused_with_their_reason(finished, tmp_path: Path, d
 
 def test_a_failed_run_is_refused(finished, tmp_path: Path) -> None:
     run_dir = _copy(finished[0], tmp_path)
-    record = results.read_result(run_dir)
-    results.write_json(run_dir / results.RESULT, {**record, "status": "error", "error": "loss became nan"})
+    record = records.read_result(run_dir)
+    records.write_result(run_dir, dataclasses.replace(record, status="error", error="loss became nan"))
     with pytest.raises(RestoreError, match="failed \\(loss became nan\\)"):
         restore(run_dir)

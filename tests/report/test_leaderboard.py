@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import results
+from bench import records
 from bench import suite as suite_mod
 from bench.report import leaderboard
 from bench.report.collect import collect, columns
@@ -54,16 +54,14 @@ def fake_runs(project: Path, settings: Settings, scale: float = 1.0) -> suite_mo
         run_dir = job.run_dir(settings.runs_root)
         curve = CURVES[(job.method, job.seed)]
         if curve is None:
-            results.write_json(
-                run_dir / results.RESULT,
-                {"id": job.id, "status": "error", "error": "loss became nan in epoch 3"},
+            records.write_result(
+                run_dir, records.Result(id=job.id, status="error", error="loss became nan in epoch 3")
             )
             continue
-        results.write_jsonl(
-            run_dir / results.METRICS,
-            [{"epoch": i + 1, "test_top1": {"online": v}} for i, v in enumerate(curve)],
+        records.write_metrics(
+            run_dir, [records.MetricsRow(epoch=i + 1, test_top1={"online": v}) for i, v in enumerate(curve)]
         )
-        results.write_json(run_dir / results.RESULT, {"id": job.id, "status": "ok"})
+        records.write_result(run_dir, records.Result(id=job.id, status="ok"))
     return suite
 
 

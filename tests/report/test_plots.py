@@ -10,7 +10,7 @@ import pytest
 from bench import suite as suite_mod
 from bench.cli import main
 from bench.report import plots
-from bench.runner import write_leaderboard
+from bench.report.write import write_leaderboard
 from bench.settings import Settings
 from tests.fixtures.cells import paper_cells
 from tests.report.test_leaderboard import PUBLISHED, fake_runs

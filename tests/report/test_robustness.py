@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import results
+from bench import records, safe_io
 from bench import suite as suite_mod
 from bench.evaluate.store import STORE
 from bench.report import robustness as report
@@ -53,14 +53,14 @@ def fabricate(project: Path, settings: Settings, stores: dict) -> list:
     entries = []
     for job in jobs:
         run_dir = job.run_dir(settings.runs_root)
-        results.write_json(run_dir / results.SPEC, job.to_record())
+        safe_io.write_json(records.prepare(job, settings.runs_root) / records.SPEC, job.to_record())
         per_network = stores.get((job.method, job.seed))
         if per_network is not None:
             evaluations: dict = {}
             for network, by_evaluator in per_network.items():
                 for evaluator, values in by_evaluator.items():
                     evaluations.setdefault(evaluator, {})[network] = values
-            results.write_json(run_dir / STORE, {"run_id": job.id, "version": 1, "evaluations": evaluations})
+            safe_io.write_json(run_dir / STORE, {"run_id": job.id, "version": 1, "evaluations": evaluations})
         entries.append((job, run_dir))
     return entries
 

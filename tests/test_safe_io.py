@@ -1,4 +1,4 @@
-"""Atomic writes: a disk that fills up mid-write leaves the previous record intact."""
+"""Atomic writes: a disk that fills up mid-write leaves the previous record intact and says so."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import results
+from bench import records, safe_io
 
 
 class FillsUp(io.TextIOWrapper):
@@ -38,12 +38,12 @@ def _dev_full(monkeypatch: pytest.MonkeyPatch) -> None:
         os.close(fd)
         return os.open("/dev/full", os.O_WRONLY), name
 
-    monkeypatch.setattr(results.tempfile, "mkstemp", mkstemp_on_a_full_disk)
+    monkeypatch.setattr(safe_io.tempfile, "mkstemp", mkstemp_on_a_full_disk)
 
 
 def _fills_midway(monkeypatch: pytest.MonkeyPatch) -> None:
     """The first 2,000 bytes reach the temporary file, then the disk is full."""
-    monkeypatch.setattr(results.os, "fdopen", lambda fd, mode: FillsUp(open(fd, "wb")))  # noqa: SIM115
+    monkeypatch.setattr(safe_io.os, "fdopen", lambda fd, mode, **kw: FillsUp(open(fd, "wb")))  # noqa: SIM115
 
 
 @pytest.mark.parametrize("full_disk", [_fills_midway, _dev_full], ids=["midway", "dev-full"])
@@ -52,14 +52,15 @@ def test_disk_full_while_writing_a_record_keeps_the_previous_one(
 ) -> None:
     if full_disk is _dev_full and not Path("/dev/full").exists():
         pytest.skip("no /dev/full on this OS; the midway case covers it")
-    record = tmp_path / results.RESULT
-    results.write_json(record, {"status": "ok", "metrics": {"online": {"final": 71.5}}})
+    record = tmp_path / records.RESULT
+    safe_io.write_json(record, {"status": "ok", "metrics": {"online": {"final": 71.5}}})
     before = record.read_bytes()
     full_disk(monkeypatch)
-    with pytest.raises(OSError) as caught:
-        results.write_json(record, {"status": "error", "error": "x" * 100_000, "epochs": list(range(400))})
-    assert caught.value.errno == errno.ENOSPC
+    with pytest.raises(safe_io.NoSpace) as caught:
+        safe_io.write_json(record, {"status": "error", "error": "x" * 100_000, "epochs": list(range(400))})
+    assert str(caught.value).startswith(f"no space left on {record}")
+    assert isinstance(caught.value.__cause__, OSError) and caught.value.__cause__.errno == errno.ENOSPC
     if full_disk is _fills_midway:
         assert FillsUp.written_before_failing > 1000  # the temporary file was half written
     assert record.read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == [results.RESULT]  # no temporary file left
+    assert sorted(p.name for p in tmp_path.iterdir()) == [records.RESULT]  # no temporary file left
