@@ -141,3 +141,22 @@ def test_a_set_being_generated_elsewhere_is_waited_for_not_generated_twice(
         waits == [G.LOCK_POLL_SECONDS] and "waiting for another process generating" in capsys.readouterr().err
     )
     assert np.array_equal(again.arrays["fog"], first.arrays["fog"])
+
+
+def test_generation_resumes_file_by_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A corruption whose checks and file are both written is not generated again; one whose file
+    is missing is."""
+    monkeypatch.setattr(G, "_import", lambda: _fake_package(set()))
+    images = np.random.default_rng(3).integers(0, 200, (2, 3, 32, 32), dtype=np.uint8)
+    G.generated(images, np.array([0, 1]), tmp_path, seed=0)
+    (folder,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    (folder / "fog.npy").unlink()
+    calls: list[str] = []
+    package = _fake_package(set())
+    package.corruption_dict = {
+        name: (lambda f, name=name: lambda *a, **k: (calls.append(name), f(*a, **k))[1])(f)
+        for name, f in package.corruption_dict.items()
+    }
+    monkeypatch.setattr(G, "_import", lambda: package)
+    G.generated(images, np.array([0, 1]), tmp_path, seed=0)
+    assert set(calls) == {"fog"} and len(calls) == 2 * 5  # two images, five severities
