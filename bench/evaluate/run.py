@@ -73,6 +73,7 @@ def evaluate_run(
     meta = {
         "checkpoint_epoch": context.run.epoch,
         "device": context.rt.describe(),
+        "machine": runtime.machine(context.rt).describe(),
         "git_commit": runtime.git_commit(),
         "torch": torch.__version__,
     }

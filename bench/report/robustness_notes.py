@@ -127,7 +127,7 @@ def notes(collected: RobustnessCells) -> list[str]:
         )
     machines = sorted(
         {
-            f"{r.get('device')}, torch {r.get('torch')}, commit {str(r.get('git_commit'))[:10]}"
+            f"{r.get('machine') or r.get('device')} ({r.get('device')}), commit {str(r.get('git_commit'))[:10]}"
             for _, s in collected.stores
             for r in s.get("clean", {}).values()
         }

@@ -153,10 +153,15 @@ def test_generation_resumes_file_by_file(tmp_path: Path, monkeypatch: pytest.Mon
     (folder / "fog.npy").unlink()
     calls: list[str] = []
     package = _fake_package(set())
-    package.corruption_dict = {
-        name: (lambda f, name=name: lambda *a, **k: (calls.append(name), f(*a, **k))[1])(f)
-        for name, f in package.corruption_dict.items()
-    }
+
+    def counted(name: str, function):
+        def call(*args, **kwargs):
+            calls.append(name)
+            return function(*args, **kwargs)
+
+        return call
+
+    package.corruption_dict = {name: counted(name, f) for name, f in package.corruption_dict.items()}
     monkeypatch.setattr(G, "_import", lambda: package)
     G.generated(images, np.array([0, 1]), tmp_path, seed=0)
     assert set(calls) == {"fog"} and len(calls) == 2 * 5  # two images, five severities
