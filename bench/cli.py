@@ -26,6 +26,7 @@ COMMANDS = [
     "visualize",
     "evaluate",
     "perf",
+    "import-logs",
     "data",
     "ls",
     "worker",  # the internal `_worker` and `_rank` (child processes), left out of help and hints
@@ -61,7 +62,7 @@ def parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
-        importlib.import_module(f"bench.commands.{name}").register(sub)
+        importlib.import_module(f"bench.commands.{name.replace('-', '_')}").register(sub)
     return p
 
 

@@ -38,6 +38,11 @@ class Report:
         reducers.check(self.reducer)
 
 
+def cell_label(method: str, backbone: str, dataset: str, seed: int) -> str:
+    """How messages, logs and progress lines name one cell of a suite."""
+    return f"{method}/{backbone}/{dataset}/seed {seed}"
+
+
 @dataclass(frozen=True)
 class Job:
     suite: str
@@ -55,6 +60,12 @@ class Job:
     # Processes (one per GPU) training this job. Hashed when > 1: BatchNorm sees batch_size / gpus
     # images per process, so the numbers depend on it; one-process jobs keep the ids they had.
     gpus: int = 1
+
+    @property
+    def label(self) -> str:
+        """method/backbone/dataset/seed N, the job's name in messages and logs (`method` is the
+        label on the methods axis, so two variants of one method read apart)."""
+        return cell_label(self.method, self.backbone, self.dataset, self.seed)
 
     @property
     def nominal_epochs(self) -> int:

@@ -48,7 +48,9 @@ class Family:
     ImageNet stem and `cifar_stride` with the CIFAR stem (None: no CIFAR stem), `channels_last`
     whether that module emits (B, H, W, C), `image_size` the one input size the family takes (None:
     any multiple of the stride). `residual_stages`: the stages are modules `layer1`..`layer4`, whose
-    outputs ManifoldMix mixes."""
+    outputs ManifoldMix mixes. `class_activation_maps`: the classifier is one linear layer on the
+    global average of the (B, C, h, w) map `forward_features` returns, so that layer applied at
+    every position gives exact class activation maps (SnapMix)."""
 
     name: str
     stage3: str
@@ -57,12 +59,20 @@ class Family:
     channels_last: bool = False
     image_size: int | None = None
     residual_stages: bool = False
+    class_activation_maps: bool = False
 
 
 FAMILIES = {
     f.name: f
     for f in (
-        Family("resnet", stage3="layer3", stride=16, cifar_stride=4, residual_stages=True),
+        Family(
+            "resnet",
+            stage3="layer3",
+            stride=16,
+            cifar_stride=4,
+            residual_stages=True,
+            class_activation_maps=True,
+        ),
         # OpenMixup's Swin ends stage 2 with the patch merging that timm puts at the start of stage 3.
         Family("swin", stage3="layers.3.downsample", stride=32, channels_last=True, image_size=224),
         Family("convnext", stage3="stages.2", stride=16, cifar_stride=4),
@@ -103,6 +113,7 @@ METHODS = _table(
     Entry("automix", "bench.methods.automix:AutoMix", published=("AutoMix",)),
     Entry("adautomix", "bench.methods.adautomix:AdAutoMix", published=("AdAutoMix",)),
     Entry("aom", "bench.methods.aom:AOM", published=("AOM", "AOM (adversarially optimized mixup)")),
+    Entry("snapmix", "bench.methods.snapmix:SnapMix", published=("SnapMix",)),
 )
 
 BACKBONES = _table(

@@ -25,7 +25,7 @@ import yaml
 from bench import registry, safe_io, schema
 from bench.errors import BenchError, ConfigError, did_you_mean
 from bench.evaluate.config import RobustnessConfig
-from bench.job import Job, Report
+from bench.job import Job, Report, cell_label
 from bench.recipe import Recipe
 
 AXES = ("method", "backbone", "dataset", "seed")
@@ -442,7 +442,7 @@ def resolve_cell(suite: Suite, cell: Cell) -> Job:
     params_data = schema.deep_merge(params_data, item.params)
     report_data = schema.to_plain(data.report)
     resources_data = schema.to_plain(data.resources)
-    where = f"cell {cell.method}/{cell.backbone}/{cell.dataset}/seed {cell.seed}"
+    where = f"cell {cell_label(cell.method, cell.backbone, cell.dataset, cell.seed)}"
     for ov in data.overrides:
         if _matches(ov.match, cell):
             settings = schema.expand_dotted(ov.set)

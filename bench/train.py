@@ -9,6 +9,7 @@ produces the same numbers as an uninterrupted run; a finished job is never retra
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
@@ -129,11 +130,7 @@ def _train(
     # With several GPUs every rank takes its share of each global batch (steps stay global).
     train_loader, test_loader = distributed.shard(train_loader, group), distributed.shard(test_loader, group)
 
-    # timm (2 s to import) only when a job trains: `bench run` on a finished suite, `leaderboard`
-    # and `status` import this module and train nothing.
-    from bench.models import pretrained
-
-    weights = pretrained.weights_file(job.backbone, settings.weights_dir) if recipe.pretrained else None
+    weights, provenance = _pretrained(job, settings, log)
     built = build.build(
         job,
         dataset,
@@ -145,10 +142,7 @@ def _train(
     model, method, optimizer, method_gen = built.model, built.method, built.optimizer, built.generator
     # What the numbers rest on besides the spec: the images actually read (a partial copy of a
     # release is usable but not the release) and the pretrained file's content.
-    provenance: dict[str, Any] = {"images": sizes}
-    if weights is not None:
-        provenance["pretrained"] = {"file": str(weights), "sha256": pretrained.sha256(weights)}
-        log(f"pretrained weights: {weights} (sha256 {provenance['pretrained']['sha256'][:16]}…)")
+    provenance = {"images": sizes, **provenance}
 
     history, start_epoch = _resume(
         run_dir, job, model, method, optimizer, data_gen, method_gen, log, owner=group.is_main
@@ -159,7 +153,7 @@ def _train(
     group.check_in_sync(train_step, start_epoch, when="when resuming")
     trainer = Trainer(model, method, optimizer, train_step, recipe, rt, steps_per_epoch, group)
     log(
-        f"{job.method} / {job.backbone} / {job.dataset} / seed {job.seed}: {sizes['train']} train, "
+        f"{job.label}: {sizes['train']} train, "
         f"{sizes['test']} test images, {steps_per_epoch} steps per epoch, {rt.describe()}"
         + (f", rank {group.rank} of {group.world_size} ({group.backend})" if group.active else "")
         + (f", resuming after epoch {start_epoch}" if start_epoch else "")
@@ -167,18 +161,7 @@ def _train(
 
     for epoch in range(start_epoch, recipe.epochs):
         tic = time.time()
-        model.train()
-        method.train()
-        loss_sum, log_sums = trainer.epoch(train_loader, epoch)
-        lr = trainer.lr
-        loss_sum = group.mean(loss_sum)
-        log_sums = {
-            key: group.mean(torch.as_tensor(value, dtype=torch.float32, device=rt.device))
-            for key, value in log_sums.items()
-        }
-        if not torch.isfinite(loss_sum):
-            raise NonFiniteLoss(f"loss became {loss_sum.item()} in epoch {epoch + 1} (lr {lr:.4g})")
-        train_seconds = time.time() - tic
+        trained = _train_epoch(trainer, train_loader, epoch, group)
         top1: dict[str, float] = {}
         if (epoch + 1) % recipe.eval_every == 0 or epoch + 1 == recipe.epochs:
             group.copy_buffers_from_main(train_step)
@@ -186,15 +169,7 @@ def _train(
                 name: distributed.top1(net, test_loader, rt, group)
                 for name, net in method.eval_models(model).items()
             }
-        row = MetricsRow(
-            epoch=epoch + 1,
-            lr=lr,
-            train_loss=loss_sum.item() / steps_per_epoch,
-            train={k: v.item() / steps_per_epoch for k, v in log_sums.items()},
-            train_seconds=round(train_seconds, 3),
-            seconds=round(time.time() - tic, 3),
-            test_top1=top1,
-        )
+        row = dataclasses.replace(trained, test_top1=top1, seconds=round(time.time() - tic, 3))
         history.append(row)
         group.check_in_sync(train_step, epoch + 1, when=f"after epoch {epoch + 1}")
         if group.is_main:
@@ -202,12 +177,50 @@ def _train(
             _save_checkpoint(run_dir, job, epoch + 1, history, model, method, optimizer, data_gen, method_gen)
         accuracy = " ".join(f"{k}={v:.2f}" for k, v in row.test_top1.items())
         log(
-            f"epoch {epoch + 1}/{recipe.epochs} loss {row.train_loss:.4f} lr {lr:.4g} top1 {accuracy} ({row.seconds:.1f}s)"
+            f"epoch {epoch + 1}/{recipe.epochs} loss {row.train_loss:.4f} lr {row.lr:.4g} "
+            f"top1 {accuracy} ({row.seconds:.1f}s)"
         )
         if on_epoch:
             on_epoch(job, row)
 
     return {**summarize(history, type(method), rt, group), **provenance}
+
+
+def _pretrained(job: Job, settings: Settings, log: _Log) -> tuple[Path | None, dict[str, Any]]:
+    """The ImageNet weights file the job starts from (None: from scratch) and its provenance."""
+    if not job.recipe.pretrained:
+        return None, {}
+    # timm (2 s to import) only when a job trains: `bench run` on a finished suite, `leaderboard`
+    # and `status` import this module and train nothing.
+    from bench.models import pretrained
+
+    weights = pretrained.weights_file(job.backbone, settings.weights_dir)
+    digest = pretrained.sha256(weights)
+    log(f"pretrained weights: {weights} (sha256 {digest[:16]}…)")
+    return weights, {"pretrained": {"file": str(weights), "sha256": digest}}
+
+
+def _train_epoch(trainer: Trainer, batches: Iterable, epoch: int, group: distributed.Group) -> MetricsRow:
+    """One epoch of training; its metrics row (loss and logs averaged over steps and ranks)."""
+    tic = time.time()
+    trainer.model.train()
+    trainer.method.train()
+    loss_sum, log_sums = trainer.epoch(batches, epoch)
+    lr, steps, device = trainer.lr, trainer.steps_per_epoch, trainer.rt.device
+    loss_sum = group.mean(loss_sum)
+    log_sums = {
+        key: group.mean(torch.as_tensor(value, dtype=torch.float32, device=device))
+        for key, value in log_sums.items()
+    }
+    if not torch.isfinite(loss_sum):
+        raise NonFiniteLoss(f"loss became {loss_sum.item()} in epoch {epoch + 1} (lr {lr:.4g})")
+    return MetricsRow(
+        epoch=epoch + 1,
+        lr=lr,
+        train_loss=loss_sum.item() / steps,
+        train={k: v.item() / steps for k, v in log_sums.items()},
+        train_seconds=round(time.time() - tic, 3),
+    )
 
 
 class Trainer:

@@ -47,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
             "[red]REGRESSION[/]" if c.regression else "[green]ok[/]",
         )
     out.print(table)
+    for line in _in_progress(suite, settings):
+        out.print(escape(line))
     for cell in skipped:
         out.print(
             escape(
@@ -60,3 +62,11 @@ def run(args: argparse.Namespace) -> int:
         f"{len(compared)} compared, {plural(len(regressions), 'regression')}, {len(skipped)} not comparable"
     )
     return 1 if regressions else 0
+
+
+def _in_progress(suite, settings) -> list[str]:
+    """Unfinished runs beside their cell's released log at the same epoch (bench.published.track)."""
+    from bench.published.track import progress_lines
+    from bench.suite import expand
+
+    return progress_lines(expand(suite), settings.runs_root, settings.published_dir / "logs")

@@ -23,6 +23,6 @@ def run(args: argparse.Namespace) -> int:
     table.add_column("description")
     table.add_column("published as")
     for name, entry in registry.KINDS[args.kind].items():
-        table.add_row(name, entry.summary, ", ".join(entry.published))
+        table.add_row(name, entry.describe(), ", ".join(entry.published))
     out.print(table)
     return 0

@@ -143,11 +143,35 @@ def run(args: argparse.Namespace) -> int:
     model = _eval_model(setup)
     evaluation = throughput.evaluation(model, test, rt, EVAL_BATCHES, EVAL_WARMUP, args.steps, args.clock)
     split = breakdown.vanilla_step(settings, rt, *BREAKDOWN_STEPS) if rt.device.type == "cpu" else None
-    conditions = {
+    perf = report.Perf(
+        _conditions(args, rt, spec.name, image_size, load_before),
+        timing.hardware(rt.device),
+        rows,
+        data,
+        data_batches,
+        evaluation,
+        (EVAL_BATCHES, EVAL_WARMUP, args.steps),
+        split,
+    )
+    stem = _stem(perf, args, settings, rt, spec.name, image_size)
+    folder = Path(args.out) if args.out else settings.reports_dir
+    md, csv_path = report.write(perf, folder, stem)
+    _summary(perf)
+    out.print(f"report: {escape(str(md))} and {escape(str(csv_path))}")
+    return 0
+
+
+def _conditions(args: argparse.Namespace, rt, dataset: str, image_size: int, load_before) -> dict:
+    """What the figures were measured under, for the report's header and CSV."""
+    import torch
+
+    from bench.perf import timing
+
+    return {
         "device": rt.device.type,
         "torch": torch.__version__,
         "backbone": args.backbone,
-        "dataset": spec.name,
+        "dataset": dataset,
         "image_size": image_size,
         "batch_size": args.batch_size,
         "precision": "bf16 autocast" if rt.bf16 else "fp32",
@@ -159,31 +183,21 @@ def run(args: argparse.Namespace) -> int:
         "loadavg_before": load_before,
         "loadavg_after": timing.loadavg(),
     }
-    perf = report.Perf(
-        conditions,
-        timing.hardware(rt.device),
-        rows,
-        data,
-        data_batches,
-        evaluation,
-        (EVAL_BATCHES, EVAL_WARMUP, args.steps),
-        split,
-    )
+
+
+def _stem(perf, args: argparse.Namespace, settings, rt, dataset: str, image_size: int) -> str:
+    """The report's file name: the machine's, plus every choice that differs from the defaults."""
     stem = perf.stem()
-    chosen = (args.backbone, spec.name, image_size, args.batch_size)
+    chosen = (args.backbone, dataset, image_size, args.batch_size)
     if chosen != tuple(DEFAULTS.values()):
-        stem += f"-{args.backbone}-{spec.name}-{image_size}px-b{args.batch_size}"
+        stem += f"-{args.backbone}-{dataset}-{image_size}px-b{args.batch_size}"
     if settings.run.precision != "auto":
         stem += f"-{'bf16' if rt.bf16 else 'fp32'}"
     if rt.compile:
         stem += "-compile"
     if args.clock != "wall":
         stem += f"-{args.clock}-clock"
-    folder = Path(args.out) if args.out else settings.reports_dir
-    md, csv_path = report.write(perf, folder, stem)
-    _summary(perf)
-    out.print(f"report: {escape(str(md))} and {escape(str(csv_path))}")
-    return 0
+    return stem
 
 
 def _eval_model(setup):

@@ -201,7 +201,7 @@ class EvaluationEvents:
 
     def _line(self, task: Any, status: str) -> None:
         self.done += 1
-        label = f"{task.method}/{task.backbone}/{task.dataset}/s{task.seed}"
+        label = task.job.label
         out.print(f"\\[{self.done}/{self.total}] {escape(label)}: {status}")
 
     def started(self, task: Any) -> None:

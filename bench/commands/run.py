@@ -64,7 +64,7 @@ class Progress:
         self._stack.__exit__(*exc)
 
     def started(self, job: Any) -> None:
-        self.running[job.id] = f"{job.method}/{job.backbone}/{job.dataset}/s{job.seed}"
+        self.running[job.id] = job.label
         self._describe()
 
     def epoch(self, job: Any, epoch: int) -> None:
@@ -87,7 +87,7 @@ class Progress:
 
     def skipped(self, job: Any, reason: str) -> None:
         self.done += 1
-        name = self.running.pop(job.id, None) or f"{job.method}/{job.backbone}/{job.dataset}/s{job.seed}"
+        name = self.running.pop(job.id, None) or job.label
         self.console.print(
             f"\\[{self.done}/{self.total}] {escape(name)}: [yellow]skipped[/], {escape(reason)}"
         )

@@ -34,8 +34,11 @@ def run(args: argparse.Namespace) -> int:
     shown = [s for s in states if not args.state or s.state in args.state]
     folder = settings.runs_root / suite.name
     table = Table(title=f"{suite.name}: {plural(len(states), 'job')}; logs under {os.path.relpath(folder)}/")
+    tracking = _tracking(shown, settings)
     for column in ("state", "method", "backbone", "dataset", "seed", "epochs", "detail"):
         table.add_column(column)
+    if tracking:
+        table.add_column("vs released log")
     table.add_column("log", no_wrap=True)
     for s in shown:
         style = STYLE.get(s.state, "")
@@ -47,9 +50,18 @@ def run(args: argparse.Namespace) -> int:
             str(s.job.seed),
             f"{s.epochs}/{s.job.recipe.epochs}",
             escape(s.detail),
+            *([tracking[s.job.id].text() if s.job.id in tracking else ""] if tracking else []),
             escape(os.path.relpath(s.log, folder)) if s.log else "",
         )
     out.print(table)
     counts = Counter(s.state for s in states)
     out.print(", ".join(f"{counts[name]} {name}" for name in STATES if counts[name]))
     return 0
+
+
+def _tracking(states: list, settings) -> dict:
+    """Runs in progress beside the released log of their cell at the same epoch (bench.published.track)."""
+    from bench.published.track import for_jobs
+
+    moving = [s.job for s in states if s.state in ("running", "interrupted") and s.epochs]
+    return for_jobs(moving, settings.runs_root, settings.published_dir / "logs") if moving else {}

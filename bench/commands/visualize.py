@@ -108,7 +108,7 @@ def draw(
 
     spec = registry.get("datasets", dataset).load()
     size = image_size or (64 if spec.image_size < 32 else spec.image_size)
-    jobs = _jobs(methods, spec, size, backbone, alpha, train_steps, seed)
+    jobs = _jobs(methods, spec, size, backbone, alpha, seed)
     images, labels = _pairs(spec, data_root, split, size, samples, seed)
     model = _model(jobs[0], spec, data_root, train_steps)
     rows = [(job.method, _mixed(job, spec, model, images, labels, data_root, train_steps)) for job in jobs]
@@ -125,7 +125,7 @@ def draw(
     return out
 
 
-def _jobs(methods, spec, size: int, backbone: str, alpha, train_steps: int, seed: int) -> list:
+def _jobs(methods, spec, size: int, backbone: str, alpha, seed: int) -> list:
     """One job per method (alpha set where the method has one), each checked against the backbone."""
     import dataclasses
 

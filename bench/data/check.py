@@ -30,7 +30,9 @@ class SplitCount:
 
 
 @dataclass
-class Report:
+class DatasetCheck:
+    """What `bench data` found for one dataset: its splits, classes, problems and notes."""
+
     dataset: str
     path: Path | None
     status: Status = "ok"  # "not found": no folder; "error": unusable; "incomplete": fewer images
@@ -71,12 +73,12 @@ def _check_split(spec: DatasetSpec, data: Split, name: str, samples: int) -> lis
     return problems
 
 
-def inspect(spec: DatasetSpec, data_root: Path, samples: int = SAMPLES) -> Report:
+def inspect(spec: DatasetSpec, data_root: Path, samples: int = SAMPLES) -> DatasetCheck:
     if not spec.folder:
-        return Report(
+        return DatasetCheck(
             spec.name, None, "generated", expected_classes=spec.num_classes, classes=spec.num_classes
         )
-    report = Report(spec.name, spec.path(data_root), expected_classes=spec.num_classes)
+    report = DatasetCheck(spec.name, spec.path(data_root), expected_classes=spec.num_classes)
     try:
         spec.check_present(data_root)
     except DataError as exc:  # no folder: not there; a folder lacking files: a broken copy

@@ -176,7 +176,7 @@ def evaluate(context: EvaluationContext, settings: EceSettings) -> dict[str, dic
         for name, (conf, hit) in context.predictions(settings.batch_size).items()
     }
     job = context.run.job
-    title = f"{job.method} / {job.backbone} / {job.dataset} / seed {job.seed}: test split, {settings.ece_bins} bins"
+    title = f"{job.label}: test split, {settings.ece_bins} bins"
     reliability_diagram(panels, context.run_dir / DIAGRAM, title)
     sorted_ece = {
         name: adautomix_sorted_ece(conf, hit, settings.ece_bins)

@@ -47,8 +47,7 @@ class EvaluationContext:
 
     @property
     def label(self) -> str:
-        job = self.run.job
-        return f"{job.method}/{job.backbone}/{job.dataset}/s{job.seed}"
+        return self.run.job.label
 
     def progress(self, what: str, total: int | None) -> contextlib.AbstractContextManager:
         """A progress bar with an ETA, labelled with the run and the evaluator."""

@@ -125,7 +125,7 @@ def evaluate(context: EvaluationContext, settings: OcclusionSettings) -> dict[st
             "figure": FIGURE,
         }
     job = context.run.job
-    title = f"{job.method} / {job.backbone} / {job.dataset} / seed {job.seed}: {rows}x{cols} squares of {patch} px"
+    title = f"{job.label}: {rows}x{cols} squares of {patch} px"
     draw_run(out, context.run_dir / FIGURE, title)
     return out
 

@@ -123,9 +123,7 @@ def check(jobs: list[Job], settings: Settings) -> None:
     capacity, what = Pool.of_machine(settings).capacity()
     too_big = [j for j in jobs if j.gpus > capacity]
     if too_big:
-        shown = "; ".join(
-            f"{j.method}/{j.backbone}/{j.dataset}/s{j.seed} asks for {j.gpus}" for j in too_big[:5]
-        )
+        shown = "; ".join(f"{j.label} asks for {j.gpus}" for j in too_big[:5])
         more = f" and {len(too_big) - 5} more" if len(too_big) > 5 else ""
         raise BenchError(
             f"{len(too_big)} job(s) ask for more GPUs than this machine can give one job: {shown}{more}; "

@@ -57,9 +57,7 @@ def check(jobs: list[Job], settings: Settings) -> None:
     limit = settings.slurm.gpus_per_node
     too_big = [j for j in jobs if j.gpus > limit]
     if too_big:
-        shown = "; ".join(
-            f"{j.method}/{j.backbone}/{j.dataset}/s{j.seed} asks for {j.gpus}" for j in too_big[:5]
-        )
+        shown = "; ".join(f"{j.label} asks for {j.gpus}" for j in too_big[:5])
         raise BenchError(
             f"{len(too_big)} job(s) ask for more GPUs than a node has: {shown}; [slurm] gpus_per_node is "
             f"{limit}. Lower resources.gpus in the suite, or raise gpus_per_node if the nodes have more."

@@ -54,9 +54,15 @@ Where we follow the code (the paper body could not be read, or the two sources d
   and replay those passes' effect on the teacher's BatchNorm running statistics (up to rounding)
   (`BatchNormReplay`). With drop-path (ViTs) the code would draw fresh drop-path masks for those
   passes; ours share the clean pass's.
-* `switch_off` (skipping generator updates at random) is 0 in every released AdAutoMix config and
-  is not implemented. The code's host-side NaN checks are replaced by the in-graph guards above; a
-  NaN loss still stops the job.
+* `switch_off` (the code's `forward_k`): when > 0, each step draws u ~ U(0, 1) and trains the Mix
+  Block only if u <= switch_off (the code skips when `rand() > switch_off * cos_annealing`, and
+  `cos_annealing` stays 1: no released AdAutoMix config anneals it). A skipped step has no generator
+  loss and no teacher pass on the generator's mix; the classifier's step and the adversarial
+  alternation (by step count) go on. The released configs leave it at 0; the Swin-T and ConvNeXt-T
+  logs behind the published values set 0.8. The released class would fail on a skipped adversarial
+  step (it multiplies the missing loss); OpenMixup's copy guards it, as we do.
+* The code's host-side NaN checks are replaced by the in-graph guards above; a NaN loss still stops
+  the job.
 """
 
 from __future__ import annotations
@@ -99,6 +105,7 @@ class AdAutoMixParams(LearnedParams):
     adv_interval: int = 2  # one adversarial step every adv_interval steps
     upsample: Literal["bilinear", "nearest", "bicubic", "random"] = "bilinear"
     block_norm: Literal["none", "bn"] = "none"  # norm after the q/k convs (BN: ImageNet R-50 config)
+    switch_off: float = 0.0  # > 0: the chance a step trains the Mix Block (the code's switch_off)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -110,6 +117,10 @@ class AdAutoMixParams(LearnedParams):
             raise ValueError(f"mixup_ratio must be in [0, 1], got {self.mixup_ratio}")
         if self.adv_interval < 1:
             raise ValueError(f"adv_interval must be >= 1, got {self.adv_interval}")
+        if not 0 <= self.switch_off <= 1:
+            raise ValueError(
+                f"switch_off must be in [0, 1] (0: the Mix Block trains every step), got {self.switch_off}"
+            )
 
 
 class CrossAttentionMixBlock(nn.Module):
@@ -165,6 +176,7 @@ class CrossAttentionMixBlock(nn.Module):
 class AdAutoMix(LearnedMix):
     paper = Paper("Qin et al., Adversarial AutoMixup, ICLR 2024", "2312.11954")
     Params = AdAutoMixParams
+    version = 2  # 2: switch_off
 
     def __init__(self, params: AdAutoMixParams, ctx) -> None:
         super().__init__(params, ctx)
@@ -248,7 +260,9 @@ class AdAutoMix(LearnedMix):
         z, clean_logits = self.teacher_clean(images)
         self.replay.batch_seen()
 
-        mixed_mb = mix_images(images, perms_mb, self.masks(z, perms_mb, lam_mb, size))
+        train_block = self.generator_on()
+        with torch.set_grad_enabled(train_block and torch.is_grad_enabled()):
+            mixed_mb = mix_images(images, perms_mb, self.masks(z, perms_mb, lam_mb, size))
         with torch.no_grad():  # the classifier branch's masks carry no gradient
             masks_bb = self.masks(z, perms_bb, lam_bb, size)
         if self.margin_hit(lam_bb):
@@ -259,16 +273,10 @@ class AdAutoMix(LearnedMix):
             mix_targets(targets, perms_bb, lam_bb),
         )
 
-        # generator: the frozen teacher's mix head on the generator-branch mix
-        mix_logits = self.teacher_mix_logits(mixed_mb)
-        self.replay.replay(n)  # the code's teacher passes over the N source batches (cosine term)
-        teacher_ce = soft_cross_entropy(mix_logits, targets_mb)
-        cosine = sum(
-            float(lam_mb[i])
-            * F.cosine_similarity(mix_logits.float(), clean_logits[perms_mb[i]].float(), dim=-1)
-            for i in range(n)
-        ).mean()
         adversarial = self._step % p.adv_interval == 0
+        teacher_ce, cosine = self.generator_terms(
+            mixed_mb, clean_logits, targets_mb, perms_mb, lam_mb, train_block
+        )
         loss_g = -p.beta * teacher_ce + (1 - p.beta) * cosine if adversarial else teacher_ce
 
         # classifier: clean images (one-hot head), plain mixup (N >= 3), generated mix (mix head)
@@ -292,11 +300,43 @@ class AdAutoMix(LearnedMix):
             "teacher_ce": teacher_ce.detach(),
             "cosine": cosine.detach(),
             "adversarial": float(adversarial),
+            "generator_on": float(train_block),
             "lam": float(lam_mb[0]),
             "images_per_mix": float(n),
             "ema_momentum": self.ema_momentum(),
         }
         return loss_w + loss_g, logs
+
+    def generator_on(self) -> bool:
+        """Whether this step trains the Mix Block: always without `switch_off`, else with probability
+        switch_off (one draw from the method's generator)."""
+        p = self.p
+        return p.switch_off <= 0 or sampling.uniform(0.0, 1.0, self.ctx.generator) <= p.switch_off
+
+    def generator_terms(
+        self,
+        mixed_mb: torch.Tensor,
+        clean_logits: torch.Tensor,
+        targets_mb: torch.Tensor,
+        perms_mb: torch.Tensor,
+        lam_mb: torch.Tensor,
+        train_block: bool,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(teacher CE, cosine term) of the frozen teacher's mix head on the generator-branch mix;
+        zeros without a teacher pass on a step `switch_off` skips."""
+        if not train_block:
+            zero = mixed_mb.new_zeros(())
+            return zero, zero
+        n = perms_mb.shape[0]
+        mix_logits = self.teacher_mix_logits(mixed_mb)
+        self.replay.replay(n)  # the code's teacher passes over the N source batches (cosine term)
+        teacher_ce = soft_cross_entropy(mix_logits, targets_mb)
+        cosine = sum(
+            float(lam_mb[i])
+            * F.cosine_similarity(mix_logits.float(), clean_logits[perms_mb[i]].float(), dim=-1)
+            for i in range(n)
+        ).mean()
+        return teacher_ce, cosine
 
     @torch.no_grad()
     def preview(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> Preview:

@@ -218,10 +218,13 @@ class MixSample:
     """One batch's mixing decision, drawn before any pixel is touched.
 
     `mask` is the share of the original image at each pixel, shape (B or 1, 1, H or 1, W or 1),
-    in [0, 1]; `lam` (B,) is the label weight of the original image, always the mask's mean; the
+    in [0, 1]; `lam` (B,) is the original image's share of the pixels, always the mask's mean; the
     partner of sample i is `perm[i]`, and `partner` (optional) replaces `images[perm]` for methods
     that transform the partner (ResizeMix pastes a shrunken copy). `source` (optional) likewise
     replaces `images` when the original's own pixels are moved (PuzzleMix's transport).
+    `label_weights` (optional, (B, 2)): the weights of the original's and the partner's labels when
+    they are not (lam, 1 - lam) (SnapMix measures them on class activation maps; they need not
+    sum to 1).
     """
 
     perm: torch.Tensor
@@ -229,21 +232,33 @@ class MixSample:
     lam: torch.Tensor
     partner: torch.Tensor | None = None
     source: torch.Tensor | None = None
+    label_weights: torch.Tensor | None = None
+
+    def weights(self) -> torch.Tensor:
+        """(B, 2): the label weights of the original and of the partner."""
+        if self.label_weights is not None:
+            return self.label_weights
+        return torch.stack([self.lam, 1 - self.lam], 1)
+
+    def mix_targets(self, targets: torch.Tensor) -> torch.Tensor:
+        """The soft targets of the mixed batch."""
+        if self.label_weights is None:
+            return mix_targets(targets, self.perm, self.lam)
+        w = to_device(self.label_weights, targets.device).to(targets.dtype)
+        return w[:, :1] * targets + w[:, 1:] * targets[self.perm]
 
     def apply(self, images: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         source = images if self.source is None else self.source
         partner = images[self.perm] if self.partner is None else self.partner
         mask = self.mask.to(images.dtype)
         mixed = mask * source + (1.0 - mask) * partner
-        return mixed, mix_targets(targets, self.perm, self.lam)
+        return mixed, self.mix_targets(targets)
 
     def preview(self, mixed: torch.Tensor) -> Preview:
         """The mixed images with the original and partner index of each and their label weights."""
         index = torch.arange(mixed.shape[0], device=mixed.device)
-        lam = self.lam.to(mixed.device)
-        return Preview(
-            mixed, torch.stack([index, self.perm.to(mixed.device)], 1), torch.stack([lam, 1 - lam], 1)
-        )
+        weights = self.weights().to(mixed.device)
+        return Preview(mixed, torch.stack([index, self.perm.to(mixed.device)], 1), weights)
 
 
 def lam_from_mask(mask: torch.Tensor, batch: int) -> torch.Tensor:

@@ -1,6 +1,6 @@
 """Where the time of a vanilla training step goes, by the torch profiler.
 
-The issue's figure: on the CPU, a training step of the smoke suite's backbone (tiny_resnet,
+The target: on the CPU, a training step of the smoke suite's backbone (tiny_resnet,
 synthetic data at 16 px, batch 64, SGD; `suites/smoke.yaml`) spends at least 95% of its time in
 the model's forward and backward passes, not in data handling or logging. It is measured on the
 real loop, `Trainer.epoch`, fed by the real training loader: the profiler records the loop's own

@@ -10,7 +10,7 @@ crop + flip, normalised float) from the same uint8 data held in memory:
   for reference (it yields exactly the in-memory path's batches).
 
 and one consumer: `tiny_resnet training`, a forward, backward and SGD step of the tiny backbone
-on such batches. The issue's targets: in-memory at least 5x the torchvision DataLoader, and at
+on such batches. The targets: in-memory at least 5x the torchvision DataLoader, and at
 least 3x what tiny_resnet consumes.
 
 Method: each producer runs `warmup` batches untimed (worker start-up, allocator warm-up), then
@@ -40,7 +40,9 @@ TARGET_VS_TINY_RESNET = 3.0
 
 
 @dataclass(frozen=True)
-class Row:
+class LoaderRate:
+    """One producer's (or consumer's) images per second."""
+
     name: str
     images_per_s: float  # median over the timed blocks
     iqr: float  # interquartile range of the blocks' images per second
@@ -67,9 +69,9 @@ def _time(batches, warmup: int, count: int, rounds: int, step=None) -> list[floa
     return timing.block_rates(batches, CPU, warmup, count, rounds, step)
 
 
-def _row(name: str, rates: list[float]) -> Row:
+def _row(name: str, rates: list[float]) -> LoaderRate:
     s = timing.Summary.of(rates)
-    return Row(name, s.median, s.iqr, s.n)
+    return LoaderRate(name, s.median, s.iqr, s.n)
 
 
 class _TorchvisionCifar(torch.utils.data.Dataset):
@@ -102,7 +104,7 @@ class _TorchvisionCifar(torch.utils.data.Dataset):
 
 def measure(
     data_root: Path | None = None, *, warmup: int = 10, batches: int = 50, rounds: int = 5
-) -> tuple[list[Row], str]:
+) -> tuple[list[LoaderRate], str]:
     from bench.data.cifar import CIFAR_MEAN, CIFAR_STD
     from bench.data.loader import InMemoryLoader
     from bench.data.stream import StreamLoader

@@ -160,6 +160,25 @@ def markdown(perf: Perf) -> str:
             f"| {r.method} | {ms(step.median if step else None)} | {ms(step.iqr if step else None)} | "
             f"{ratio(r.vs_vanilla)} | {ratio(r.vs_passes)} | {target_text(r)} | {verdict(r)} | {mib(r.peak_bytes)} |"
         )
+    lines += _passes_table(perf)
+    lines += [
+        "",
+        "## Throughput",
+        "",
+        f"- **Data path** (the training loader: in-memory augmented batches on the {c['device']}): "
+        f"**{perf.data.median:,.0f} images/s** (IQR {perf.data.iqr:,.0f}; median of {blocks} blocks of "
+        f"{count} batches after {warm} untimed)",
+        f"- **Evaluation** (inference: top-1 over the first batches of the test split, eval mode, no gradients): "
+        f"**{perf.evaluation.median:,.0f} images/s** (IQR {perf.evaluation.iqr:,.0f}; {eval_passes} timed "
+        f"passes over {eval_batches} batches after {eval_warm} untimed)",
+    ]
+    lines += _breakdown_section(perf)
+    return "\n".join(lines) + "\n"
+
+
+def _passes_table(perf: Perf) -> list[str]:
+    """The unavoidable passes of the methods that name them, each timed alone."""
+    lines: list[str] = []
     learned = [r for r in perf.rows if r.passes]
     if learned:
         lines += ["", "Unavoidable passes of the learned mixers, each timed alone (ms, median):", ""]
@@ -173,17 +192,12 @@ def markdown(perf: Perf) -> str:
                 f"| {r.method} | **sum of passes** | {ms(r.passes_seconds)} | "
                 f"{ratio(r.passes_seconds / vanilla) if vanilla else '—'} |"
             )
-    lines += [
-        "",
-        "## Throughput",
-        "",
-        f"- **Data path** (the training loader: in-memory augmented batches on the {c['device']}): "
-        f"**{perf.data.median:,.0f} images/s** (IQR {perf.data.iqr:,.0f}; median of {blocks} blocks of "
-        f"{count} batches after {warm} untimed)",
-        f"- **Evaluation** (inference: top-1 over the first batches of the test split, eval mode, no gradients): "
-        f"**{perf.evaluation.median:,.0f} images/s** (IQR {perf.evaluation.iqr:,.0f}; {eval_passes} timed "
-        f"passes over {eval_batches} batches after {eval_warm} untimed)",
-    ]
+    return lines
+
+
+def _breakdown_section(perf: Perf) -> list[str]:
+    """Where a vanilla step's time goes, by the profiler's ranges (CPU only)."""
+    lines: list[str] = []
     b = perf.breakdown
     smoke = (
         f"{SMOKE_BACKBONE}, {SMOKE_DATASET} at {SMOKE_IMAGE_SIZE} px, batch {SMOKE_RECIPE.batch_size}, SGD: "
@@ -208,7 +222,7 @@ def markdown(perf: Perf) -> str:
             f"the gradients and the update; other is the loop itself and the profiler's bookkeeping. The "
             f"steps took {b.total:.2f} s under the profiler and {b.plain:.2f} s without it.",
         ]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def csv_text(perf: Perf) -> str:

@@ -99,7 +99,7 @@ def context(tmp_path: Path, networks: dict[str, nn.Module], labels: list[int]) -
             yield images[i : i + batch_size].float() / 255, test.labels[i : i + batch_size]
 
     bar = SimpleNamespace(advance=lambda steps=1: None)
-    job = SimpleNamespace(method="vanilla", backbone="tiny", dataset="synthetic", seed=0)
+    job = SimpleNamespace(label="vanilla/tiny/synthetic/seed 0")
     return SimpleNamespace(
         test=test,
         networks=networks,

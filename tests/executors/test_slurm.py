@@ -85,7 +85,7 @@ def test_a_suite_runs_as_one_array_with_one_task_per_job(
         run_dir = job.run_dir(project / "results" / "runs")
         assert records.read_result(run_dir).status == "ok"
         slurm_log = run_dir / "slurm.out"  # the task's own stdout, linked from the run folder
-        assert slurm_log.is_symlink() and f"{job.method} / tiny_resnet" in slurm_log.read_text()
+        assert slurm_log.is_symlink() and f"{job.label}: " in slurm_log.read_text()
     capsys.readouterr()
     assert main(["status", "suites/tiny.yaml"]) == 0
     assert "3 done" in capsys.readouterr().out

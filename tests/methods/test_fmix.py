@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from bench.methods.fmix import low_frequency_image, top_share_mask
-from tests.methods.test_invariants import batch, make
+from tests.fixtures.methods import batch, make
 
 
 def test_released_spectrum_has_at_most_one_horizontal_period() -> None:

@@ -6,7 +6,7 @@ import torch
 
 from bench.methods.base import MethodContext
 from bench.methods.gridmix import GridMix, GridMixParams, grid_holes
-from tests.methods.test_invariants import batch
+from tests.fixtures.methods import batch
 
 
 def make(size: int, seed: int = 0, **params) -> GridMix:

@@ -8,7 +8,7 @@ import torch
 from bench.methods.base import MethodContext
 from bench.methods.manifoldmix import ManifoldMix, ManifoldMixParams
 from bench.models.backbones import build_backbone
-from tests.methods.test_invariants import batch, model
+from tests.fixtures.methods import batch, model
 
 
 def make(seed: int = 0, **params) -> ManifoldMix:

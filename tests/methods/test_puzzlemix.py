@@ -15,7 +15,7 @@ import torch
 
 from bench.methods.base import MethodContext
 from bench.methods.puzzlemix import PuzzleMix, PuzzleMixParams
-from tests.methods.test_invariants import batch, model
+from tests.fixtures.methods import batch, model
 
 FIXTURE = np.load(Path(__file__).parents[1] / "fixtures" / "puzzlemix_official.npz")
 CIFAR100 = ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762))

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from tests.methods.test_invariants import BATCH, NUM_CLASSES, SIZE, batch, make
+from tests.fixtures.methods import BATCH, NUM_CLASSES, SIZE, batch, make
 
 
 def test_blob_is_a_gaussian_on_a_pixel_with_sigma_in_range() -> None:

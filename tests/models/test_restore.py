@@ -82,3 +82,15 @@ def test_a_failed_run_is_refused(finished, tmp_path: Path) -> None:
     records.write_result(run_dir, dataclasses.replace(record, status="error", error="loss became nan"))
     with pytest.raises(RestoreError, match="failed \\(loss became nan\\)"):
         restore(run_dir)
+
+
+def test_restore_builds_the_method_as_training_did(finished) -> None:
+    """The restored method's generator starts where the training run's did (seed + offset), with the
+    dataset's normalisation: one builder for both."""
+    from bench import build
+
+    run_dir, job, _ = finished
+    run = restore(run_dir)
+    expected = build.method_generator(job.seed)
+    assert torch.equal(run.method.ctx.generator.get_state(), expected.get_state())
+    assert run.method.ctx.mean == run.dataset.mean and run.method.ctx.std == run.dataset.std

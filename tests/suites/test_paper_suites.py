@@ -63,11 +63,11 @@ def test_table1_matrix(table1: suite.Suite) -> None:
         "cutmix",
         "saliencymix",
         "fmix",
-        "resizemix",
         "puzzlemix",
+        "resizemix",
         "automix",
         "adautomix",
-    ]
+    ]  # the paper's order: PuzzleMix before ResizeMix
 
 
 def test_table1_recipes(table1: suite.Suite) -> None:
@@ -95,10 +95,18 @@ def test_table1_recipes(table1: suite.Suite) -> None:
     assert swin_ada.report.reducer == "best_last10"  # ViTs: best of the last 10, learned methods too
     assert (swin_ada.recipe.schedule.min_lr, swin_ada.recipe.grad_clip) == (1e-4, 10.0)
     assert (swin_ada.params["is_random"], swin_ada.params["upsample"], swin_ada.params["ema_hold"]) == (
-        True,
+        False,
         "nearest",
         0.25,
     )
+    # the log behind 84.33: N fixed at 3, lam_margin 0.03, switch_off 0.8 (the config says otherwise)
+    assert (swin_ada.params["mix_samples"], swin_ada.params["lam_margin"], swin_ada.params["switch_off"]) == (
+        3,
+        0.03,
+        0.8,
+    )
+    assert job(table1, "cifar100", "convnext_tiny", "adautomix").params["switch_off"] == 0.8
+    assert job(table1, "cifar100", "resnet18", "adautomix").params["switch_off"] == 0.0
     assert job(table1, "cifar100", "convnext_tiny", "mixup").params["alpha"] == 0.8
     assert job(table1, "cifar100", "convnext_tiny", "automix").recipe.optimizer.lr == 2e-3
 
@@ -107,6 +115,10 @@ def test_table1_recipes(table1: suite.Suite) -> None:
     assert tiny.recipe.schedule.min_lr == 0.0  # the released config and log, not 0.05
     assert job(table1, "tiny_imagenet", "resnet18", "automix").recipe.schedule.min_lr == 0.05
     assert job(table1, "tiny_imagenet", "resnext50_32x4d", "adautomix").gpus == 2
+    assert job(table1, "tiny_imagenet", "resnext50_32x4d", "automix").gpus == 2  # OM's 2xb50 config
+    for backbone in ("resnet18", "resnext50_32x4d"):
+        puzzle = job(table1, "tiny_imagenet", backbone, "puzzlemix").params
+        assert (puzzle["block_nums"], puzzle["t_size"]) == ([2, 4, 8], -1)  # OM's Tiny configs
 
     for backbone, cut_alpha in (("resnet18", 0.2), ("resnet34", 1.0), ("resnet50", 1.0)):
         assert job(table1, "imagenet", backbone, "cutmix").params["alpha"] == cut_alpha
@@ -145,15 +157,20 @@ def test_table2_matrix_and_recipes(table2: suite.Suite) -> None:
         ("cub200", "resnet50"): 0.1,
         ("fgvc_aircraft", "resnet18"): 0.3,
         ("fgvc_aircraft", "resnext50_32x4d"): 0.6,
-        ("stanford_cars", "resnet18"): 0.5,
+        ("stanford_cars", "resnet18"): 0.3,  # its log (0.5 in the config)
         ("stanford_cars", "resnext50_32x4d"): 0.3,
     }
     air = job(table2, "fgvc_aircraft", "resnet18", "adautomix")
-    assert (air.recipe.schedule.min_lr, air.params["is_random"], air.params["lam_margin"]) == (
+    # the logs behind the FGVC values mix N = 2 images (older class, co_mix=2); R-18's has no lam_concat
+    assert (air.recipe.schedule.min_lr, air.params["mix_samples"], air.params["is_random"]) == (
         5e-4,
-        True,
-        0.0,
+        2,
+        False,
     )
+    assert (air.params["lam_margin"], air.params["lam_concat"]) == (0.0, False)
+    assert job(table2, "fgvc_aircraft", "resnext50_32x4d", "adautomix").params["mix_samples"] == 2
+    cub = job(table2, "cub200", "resnet18", "adautomix").params
+    assert (cub["lam_margin"], cub["is_random"], cub["mix_samples"]) == (0.0, False, 3)  # its log
     assert (air.params["mix_block_lr"], air.params["mix_block_min_lr"], air.report.reducer) == (
         0.1,
         1e-3,

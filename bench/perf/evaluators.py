@@ -1,11 +1,11 @@
-"""How fast the robustness evaluators run, against the targets of issue 7:
+"""How fast the robustness evaluators run, against their performance targets:
 
 1. corruption evaluation of a CIFAR-C-shaped memory-mapped set (19 files, 5 severities) runs at
    >= 90% of the plain inference throughput of the same model and batch size (reading the files
    must not be the bottleneck);
 2. an FGSM attack costs <= 1.2x a forward+backward pass per batch.
 
-Usage: python -m bench.perf.robustness [--model resnet18] [--per-severity N] [--batch-size 256]
+Usage: python -m bench.perf.evaluators [--model resnet18] [--per-severity N] [--batch-size 256]
 
 The set is random uint8 images written to a temporary folder first (no download), so it sits in
 the page cache as it would on a second evaluation. Timings exclude warm-up and are medians over
@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from bench import runtime
 from bench.data.cifar import CIFAR_MEAN, CIFAR_STD
@@ -57,8 +58,8 @@ def write_set(folder: Path, per_severity: int, num_classes: int) -> NpyCorruptio
     return NpyCorruptions(folder, source="benchmark set (random images)")
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.perf.robustness", description=__doc__.split("\n\n")[0])
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench.perf.evaluators", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default="resnet18", help="registered backbone (CIFAR stem at 32 px)")
     p.add_argument("--classes", type=int, default=100)
     p.add_argument("--batch-size", type=int, default=256)
@@ -72,8 +73,72 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=10, help="timed repeats of each per-batch measurement")
     p.add_argument("--dir", help="folder for the generated set (default: a temporary folder, removed after)")
     p.add_argument("--json", help="also write the figures to this file")
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
 
+
+def _fgsm_figures(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, device, repeats: int
+) -> dict[str, float]:
+    """FGSM against forward+backward, per batch (seconds)."""
+    for p_ in model.parameters():
+        p_.requires_grad_(True)
+
+    def forward_backward() -> None:
+        model.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x), y).backward()
+
+    fb = _median_seconds(forward_backward, device, 3, repeats)
+    model.zero_grad(set_to_none=True)
+    for p_ in model.parameters():
+        p_.requires_grad_(False)  # as in evaluation: only the input gradient is computed
+    eps = 8 / 255
+    attack = _median_seconds(lambda: attacks.fgsm(model, x, y, eps), device, 3, repeats)
+
+    def fgsm_and_score() -> None:
+        adv = attacks.fgsm(model, x, y, eps)
+        with torch.no_grad():
+            (model(adv).argmax(1) == y).sum().item()
+
+    return {"fb": fb, "attack": attack, "attack_eval": _median_seconds(fgsm_and_score, device, 3, repeats)}
+
+
+def _corruption_figures(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, device, per_severity: int, classes: int, folder
+) -> dict[str, float]:
+    """The corruption evaluation from memory-mapped files, against plain inference over as many
+    images on a resident batch, timed right before and right after it (so a drift in load or clock
+    speed shows up in both)."""
+    bs = len(x)
+
+    def plain(batches: int) -> float:
+        def run() -> None:
+            with torch.no_grad():
+                for _ in range(batches):
+                    (model(x).argmax(1) == y).sum()
+
+        return timing.seconds(run, device)
+
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        cset = write_set(Path(tmp), per_severity, classes)
+        total = len(cset.corruptions) * len(SEVERITIES) * cset.cell_size
+        batches = -(-total // bs)
+        warm = NpyCorruptions(Path(tmp), source="warm-up", indices=np.arange(min(bs * 2, per_severity)))
+        corruption.evaluate({"net": model}, warm, bs, device)
+        plain(3)
+        before = plain(batches)
+        seconds = timing.seconds(lambda: corruption.evaluate({"net": model}, cset, bs, device), device)
+        after = plain(batches)
+    return {
+        "total": total,
+        "seconds": seconds,
+        "plain_images": batches * bs,
+        "before": before,
+        "after": after,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
     rt = runtime.resolve(RunSettings(device=args.device, precision=args.precision))
     device = rt.device
     per_severity = args.per_severity or (10_000 if device.type == "cuda" else 200)
@@ -103,51 +168,11 @@ def main(argv: list[str] | None = None) -> int:
         "batch_size": bs,
         "loadavg_before": load_before,
     }
-
-    # 1. FGSM against forward+backward, per batch
-    for p_ in model.parameters():
-        p_.requires_grad_(True)
-
-    def forward_backward() -> None:
-        model.zero_grad(set_to_none=True)
-        F.cross_entropy(model(x), y).backward()
-
-    fb = _median_seconds(forward_backward, device, 3, args.repeats)
-    model.zero_grad(set_to_none=True)
-    for p_ in model.parameters():
-        p_.requires_grad_(False)  # as in evaluation: only the input gradient is computed
-    eps = 8 / 255
-    attack = _median_seconds(lambda: attacks.fgsm(model, x, y, eps), device, 3, args.repeats)
-
-    def fgsm_and_score() -> None:
-        adv = attacks.fgsm(model, x, y, eps)
-        with torch.no_grad():
-            (model(adv).argmax(1) == y).sum().item()
-
-    attack_eval = _median_seconds(fgsm_and_score, device, 3, args.repeats)
-
-    # 2. the corruption evaluation from memory-mapped files, against plain inference over as many
-    # images on a resident batch, timed right before and right after it (so a drift in load or
-    # clock speed shows up in both)
-    def plain(batches: int) -> float:
-        def run() -> None:
-            with torch.no_grad():
-                for _ in range(batches):
-                    (model(x).argmax(1) == y).sum()
-
-        return timing.seconds(run, device)
-
-    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-        cset = write_set(Path(tmp), per_severity, args.classes)
-        total = len(cset.corruptions) * len(SEVERITIES) * cset.cell_size
-        batches = -(-total // bs)
-        warm = NpyCorruptions(Path(tmp), source="warm-up", indices=np.arange(min(bs * 2, per_severity)))
-        corruption.evaluate({"net": model}, warm, bs, device)
-        plain(3)
-        before = plain(batches)
-        seconds = timing.seconds(lambda: corruption.evaluate({"net": model}, cset, bs, device), device)
-        after = plain(batches)
-    plain_throughput = batches * bs / ((before + after) / 2)
+    fgsm = _fgsm_figures(model, x, y, device, args.repeats)
+    corrupt = _corruption_figures(model, x, y, device, per_severity, args.classes, args.dir)
+    fb, attack, attack_eval = fgsm["fb"], fgsm["attack"], fgsm["attack_eval"]
+    total, seconds, before, after = corrupt["total"], corrupt["seconds"], corrupt["before"], corrupt["after"]
+    plain_throughput = corrupt["plain_images"] / ((before + after) / 2)
     corrupt_throughput = total / seconds
 
     figures = {
@@ -174,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"plain inference:                  {plain_throughput:9.0f} images/s (resident batch; "
-        f"{batches * bs / before:.0f} before, {batches * bs / after:.0f} after)"
+        f"{corrupt['plain_images'] / before:.0f} before, {corrupt['plain_images'] / after:.0f} after)"
     )
     print(
         f"corruption evaluation:            {corrupt_throughput:9.0f} images/s over {total} images in {seconds:.1f} s "

@@ -1,5 +1,5 @@
-"""Every registered method passes the same invariants (driven by the registry, so new methods
-are tested the moment they are registered)."""
+"""Every registered method passes the invariants of its kind (driven by the registry and by each
+method's own facts, so a new method is tested the moment it is registered)."""
 
 from __future__ import annotations
 
@@ -10,39 +10,11 @@ import pytest
 import torch
 
 from bench import registry
-from bench.methods.base import GuidedMix, InputMix, MethodContext
+from bench.methods.base import GuidedMix, Kind
 from bench.methods.targets import mix_targets
-from bench.models.backbones import build_backbone
+from tests.fixtures.methods import BATCH, NUM_CLASSES, batch, make, model
 
 METHODS = sorted(registry.METHODS)
-NUM_CLASSES, SIZE, BATCH = 10, 16, 8
-
-
-def make(name: str, seed: int = 0, smoothing: float = 0.0):
-    cls = registry.get("methods", name).load()
-    ctx = MethodContext(
-        num_classes=NUM_CLASSES,
-        image_size=SIZE,
-        label_smoothing=smoothing,
-        generator=torch.Generator().manual_seed(seed),
-        device=torch.device("cpu"),
-        steps_per_epoch=4,
-        total_steps=8,
-        backbone="tiny_resnet",
-        mean=(0.5, 0.5, 0.5),
-        std=(0.25, 0.25, 0.25),
-    )
-    return cls(cls.Params(), ctx)
-
-
-def batch(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(BATCH, 3, SIZE, SIZE, generator=g), torch.randint(NUM_CLASSES, (BATCH,), generator=g)
-
-
-def model(seed: int = 0) -> torch.nn.Module:
-    torch.manual_seed(seed)
-    return build_backbone("tiny_resnet", num_classes=NUM_CLASSES, image_size=SIZE)
 
 
 @pytest.mark.parametrize("name", METHODS)
@@ -90,8 +62,12 @@ def test_no_global_rng_is_touched(name: str) -> None:
     assert random.getstate() == py_state
 
 
-# Methods that mix input images, blindly (InputMix) or guided by the model (GuidedMix).
-MIXERS = [n for n in METHODS if issubclass(registry.get("methods", n).load(), (InputMix, GuidedMix))]
+def facts(name: str):
+    return registry.get("methods", name).load()
+
+
+# Methods that mix input images, blindly (input mix) or guided by the model (guided).
+MIXERS = [n for n in METHODS if facts(n).kind in (Kind.INPUT, Kind.GUIDED)]
 
 
 def mix(method, images: torch.Tensor, labels: torch.Tensor):
@@ -109,13 +85,20 @@ def test_input_mixers_keep_shapes_and_give_valid_soft_targets(name: str, smoothi
     for _ in range(5):  # several draws: boxes near the border, extreme lambdas
         mixed, targets, sample = mix(method, images, labels)
         assert mixed.shape == images.shape and mixed.dtype == images.dtype and mixed.device == images.device
-        assert targets.shape == (BATCH, NUM_CLASSES)
-        assert (targets >= 0).all() and torch.allclose(targets.sum(1), torch.ones(BATCH))
+        assert targets.shape == (BATCH, NUM_CLASSES) and (targets >= 0).all()
         assert ((sample.lam >= 0) & (sample.lam <= 1)).all()
-        # the label weight of the original image is exactly its share of the pixels
+        # lam is exactly the original image's share of the pixels
         share = sample.mask.float().mean(dim=(1, 2, 3)).expand(BATCH)
         assert torch.allclose(sample.lam, share, atol=1e-6)
-        expected = mix_targets(method.targets(labels), sample.perm, sample.lam)
+        if method.share_labels:  # and so are the label weights, which sum to 1
+            assert torch.allclose(targets.sum(1), torch.ones(BATCH))
+            expected = mix_targets(method.targets(labels), sample.perm, sample.lam)
+        else:  # label weights of their own (non-negative), one pair per sample
+            weights = sample.weights()
+            assert weights.shape == (BATCH, 2) and (weights >= 0).all()
+            expected = (
+                weights[:, :1] * method.targets(labels) + weights[:, 1:] * method.targets(labels)[sample.perm]
+            )
         assert torch.allclose(targets, expected, atol=1e-6)
         source = images if sample.source is None else sample.source
         partner = images[sample.perm] if sample.partner is None else sample.partner
@@ -141,7 +124,9 @@ def test_preview_describes_its_mix(name: str) -> None:
     assert preview.images.shape == images.shape
     assert preview.sources.shape == preview.weights.shape and preview.sources.shape[0] == BATCH
     assert ((preview.sources >= 0) & (preview.sources < BATCH)).all()
-    assert (preview.weights >= 0).all() and torch.allclose(preview.weights.sum(1), torch.ones(BATCH))
+    assert (preview.weights >= 0).all()
+    if method.share_labels:
+        assert torch.allclose(preview.weights.sum(1), torch.ones(BATCH))
 
 
 @pytest.mark.parametrize("name", METHODS)
