@@ -49,7 +49,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices = get_args(fields_of(RobustnessConfig)[name])
         literal = get_origin(fields_of(RobustnessConfig)[name]) is Literal
         how.add_argument(
-            f.metadata["flag"], dest=name, choices=choices if literal else None, help=f.metadata["help"]
+            f.metadata["flag"],
+            dest=name,
+            choices=choices if literal else None,
+            metavar=None if literal else f.metadata.get("metavar", "N"),
+            help=f.metadata["help"],
         )
     how.add_argument(
         "--force", action="store_true", help="re-evaluate even what is stored with the same settings"

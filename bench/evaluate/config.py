@@ -268,7 +268,9 @@ class RobustnessConfig:
     autoattack: bool = False
     ece: bool = False
     occlusion: bool = False
-    eps_255: float = _option(8.0, "--eps", "attack budget in 1/255 of [0, 1] pixel space (default 8)")
+    eps_255: float = _option(
+        8.0, "--eps", "attack budget in 1/255 of [0, 1] pixel space (default 8)", metavar="EPS_255"
+    )
     pgd_steps: int = _option(10, "--pgd-steps", "PGD steps (default 10)")
     pgd_step_size_255: float = _option(2.0, "--pgd-step-size", "PGD step size in 1/255 (default 2)")
     pgd_random_start: bool = _option(
@@ -294,11 +296,15 @@ class RobustnessConfig:
         OCCLUSION_RATIOS,
         "--occlusion-ratios",
         "occluded shares of the image, comma-separated (default 0,0.1,...,1)",
+        metavar="R[,R...]",
     )
     batch_size: int = _option(256, "--batch-size", "evaluation batch size (default 256)")
     ece_bins: int = _option(15, "--ece-bins", "ECE bins (default 15)")
     mce_baseline: str | None = _option(
-        None, "--mce-baseline", "mCE baseline: a method label of the same suite, or a run folder"
+        None,
+        "--mce-baseline",
+        "mCE baseline: a method label of the same suite, or a run folder",
+        metavar="LABEL|RUN_DIR",
     )
 
     def __post_init__(self) -> None:
