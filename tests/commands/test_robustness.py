@@ -210,3 +210,12 @@ def test_released_cifar_c_with_published_values_and_mce(project: Path, capsys: p
     write_cifar_c(data, "CIFAR-100-C", test.images.numpy(), (test.labels.numpy() + 1) % 100)
     assert bench("robustness", "suites/c100.yaml", "--corruption", "--force") == 1
     assert "labels.npy does not match" in capsys.readouterr().err
+
+
+def test_flags_that_cannot_be_read_name_the_flag(project: Path, capsys: pytest.CaptureFixture) -> None:
+    assert bench("robustness", "suites/tiny.yaml", "--pgd", "--pgd-steps", "ten") == 2
+    assert "--pgd-steps: cannot read 'ten' as an integer" in capsys.readouterr().err
+    assert bench("robustness", "suites/tiny.yaml", "--occlusion", "--occlusion-ratios", "0,half") == 2
+    assert "--occlusion-ratios: cannot read '0,half' as comma-separated numbers" in capsys.readouterr().err
+    assert bench("robustness", "suites/tiny.yaml", "--occlusion", "--occlusion-ratios", "0,2") == 2
+    assert "occlusion_ratios must be in [0, 1], got [0.0, 2.0]" in capsys.readouterr().err
