@@ -31,6 +31,10 @@ class Report:
     # Why this cell's recipe is known to differ from the one behind its published value (e.g. an
     # augmentation the harness lacks); non-empty: the cell is shown but never compared.
     recipe_gap: str = ""
+    # For a labelled variant: the published method whose rows it stands for (its registry name, or
+    # the normalised name of a published row such as an ablation); empty: a variant is compared with
+    # nothing. A variant that changes no parameter still needs it: a label is a claim of difference.
+    stands_for: str = ""
 
     def __post_init__(self) -> None:
         from bench import reducers

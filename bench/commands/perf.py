@@ -63,7 +63,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="wall",
         help="wall time (default), or on a CPU shared with other work this process's CPU time",
     )
-    cmd.add_argument("--steps", type=int, default=3, help="timed steps per method (default: %(default)s)")
+    cmd.add_argument(
+        "--steps",
+        type=int,
+        default=6,
+        help="timed rounds of every method first (default: %(default)s, the fewest that give a 95%% interval)",
+    )
+    cmd.add_argument(
+        "--max-steps",
+        type=int,
+        default=30,
+        help="at most this many timed rounds for a method whose target is not yet decided (default: %(default)s)",
+    )
     cmd.add_argument(
         "--warmup", type=int, default=1, help="untimed steps per method first (default: %(default)s)"
     )
@@ -75,6 +86,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _check(args: argparse.Namespace, compile_on: bool) -> None:
     if args.steps < 1:
         raise BenchError(f"--steps must be >= 1, got {args.steps}")
+    if args.max_steps < args.steps:
+        raise BenchError(f"--max-steps must be >= --steps ({args.steps}), got {args.max_steps}")
     if args.warmup < 0:
         raise BenchError(f"--warmup must be >= 0, got {args.warmup}")
     if compile_on and args.warmup < 1:
@@ -134,9 +147,9 @@ def run(args: argparse.Namespace) -> int:
     load_before = timing.loadavg()
     out.print(
         f"bench perf: {plural(len(methods), 'method')}, {escape(args.backbone)} on {escape(spec.name)} at {image_size} px, "
-        f"batch {args.batch_size}, {escape(rt.describe())}; {args.warmup} warm-up + {args.steps} timed steps each"
+        f"batch {args.batch_size}, {escape(rt.describe())}; {args.warmup} warm-up + {args.steps} timed steps each (up to {args.max_steps} until each target is decided)"
     )
-    rows = steps.measure(methods, setup, args.warmup, args.steps)
+    rows = steps.measure(methods, setup, args.warmup, args.steps, max_steps=args.max_steps)
     warm, block_images, blocks = DATA_BLOCKS
     data_batches = (warm, max(1, -(-block_images // args.batch_size)), blocks)
     data = throughput.data_path(train, rt.device, *data_batches, clock=args.clock)
@@ -180,6 +193,7 @@ def _conditions(args: argparse.Namespace, rt, dataset: str, image_size: int, loa
         "clock": args.clock,
         "warmup": args.warmup,
         "steps": args.steps,
+        "max_steps": args.max_steps,
         "loadavg_before": load_before,
         "loadavg_after": timing.loadavg(),
     }
@@ -228,8 +242,8 @@ def _summary(perf) -> None:
         table.add_row(
             r.method,
             report.ms(r.step.median if r.step else None),
-            report.ratio(r.vs_vanilla),
-            report.ratio(r.vs_passes),
+            report.interval(r.over_vanilla),
+            report.interval(r.over_passes),
             report.target_text(r),
             report.verdict(r).replace("*", ""),
             report.mib(r.peak_bytes),

@@ -4,7 +4,10 @@ Each method gets its own copy of the network (the same initial weights for all),
 and its own `Trainer`, exactly as a job builds them, and every timed call is `Trainer.step` on the
 same augmented batch: the method's loss, backward, optimizer step and `after_step`, without the
 data path (timed on its own) or logging. The steps of all methods are timed in interleaved rounds
-(`timing.rounds`), so vanilla's step and every method's share the machine's conditions.
+(`timing.Rounds`), so vanilla's step and every method's share the machine's conditions. A
+method's ratio is the median of its per-round ratios with a 95% interval; whether it is within its
+target is decided only when that interval lies on one side of the target, after further rounds of
+the undecided methods and vanilla if it takes them (up to `max_steps`), else "unresolved".
 
 A method that names the passes its step cannot avoid (`Method.unavoidable_passes`: AutoMix and
 AdAutoMix, whose teacher and classifier passes are listed in `LearnedMix.unavoidable_passes`) also
@@ -47,24 +50,38 @@ class MethodRow:
     status: str = "ok"
     reason: str = ""
     step: timing.Summary | None = None  # seconds per training step
-    vs_vanilla: float | None = None
     target: float | None = None  # the method's cost_target: the ratio it should stay under
     target_over: str = "vanilla"  # what the target is a ratio to: "vanilla" or "passes"
     passes: dict[str, timing.Summary] = field(default_factory=dict)  # learned mixers: seconds per pass
-    vs_passes: float | None = None  # learned mixers: step / sum of the passes' medians
+    over_vanilla: timing.RatioEstimate | None = None  # per-round step / vanilla's step
+    over_passes: timing.RatioEstimate | None = None  # per-round step / sum of the passes
     state_bytes: int | None = None  # parameters, gradients, buffers and optimizer state
     step_peak_bytes: int | None = None  # the most a step allocates beyond that
+
+    @property
+    def vs_vanilla(self) -> float | None:
+        return self.over_vanilla.ratio if self.over_vanilla else None
+
+    @property
+    def vs_passes(self) -> float | None:
+        return self.over_passes.ratio if self.over_passes else None
 
     @property
     def passes_seconds(self) -> float | None:
         return sum(s.median for s in self.passes.values()) if self.passes else None
 
     @property
-    def within_target(self) -> bool | None:
-        ratio = self.vs_passes if self.target_over == "passes" else self.vs_vanilla
-        if self.target is None or ratio is None:
+    def estimate(self) -> timing.RatioEstimate | None:
+        """The ratio the target is about (over vanilla's step, or over the passes)."""
+        return self.over_passes if self.target_over == "passes" else self.over_vanilla
+
+    @property
+    def within(self) -> timing.Verdict | None:
+        """'yes' / 'no' when the ratio's interval lies under / above the target, else 'unresolved';
+        None without a target."""
+        if self.target is None or self.estimate is None:
             return None
-        return ratio <= self.target
+        return self.estimate.verdict(self.target)
 
     @property
     def peak_bytes(self) -> int | None:
@@ -146,8 +163,16 @@ def incompatibility(name: str, setup: Setup) -> str | None:
     return None
 
 
-def measure(names: list[str], setup: Setup, warmup: int, steps: int, memory: bool = True) -> list[MethodRow]:
-    """Rows for vanilla (always measured: the reference) and every method in `names`, in that order."""
+def measure(
+    names: list[str], setup: Setup, warmup: int, steps: int, memory: bool = True, max_steps: int | None = None
+) -> list[MethodRow]:
+    """Rows for vanilla (always measured: the reference) and every method in `names`, in that order.
+
+    `steps` timed rounds of every item, then more rounds of vanilla and of each method whose
+    "within" is still unresolved, until each is decided or `max_steps` rounds (default `steps`)
+    have been timed.
+    """
+    max_steps = max(steps, max_steps or steps)
     names = ["vanilla", *(n for n in dict.fromkeys(names) if n != "vanilla")]
     rows = {}
     for name in names:
@@ -173,33 +198,50 @@ def measure(names: list[str], setup: Setup, warmup: int, steps: int, memory: boo
             continue
         runners[name] = runner
 
-    times, errors = timing.rounds(items, setup.rt.device, warmup, steps, setup.clock)
-    for (name, _), exc in errors.items():
-        if rows[name].status == "ok":
-            _failed(rows[name], exc)
-            runners.pop(name, None)
-    for (name, label), values in times.items():
-        if rows[name].status != "ok":
-            continue
-        if label == STEP:
-            rows[name].step = timing.Summary.of(values)
-        else:
-            rows[name].passes[label] = timing.Summary.of(values)
-
-    vanilla = rows["vanilla"].step
+    rounds = timing.Rounds(items, setup.rt.device, setup.clock)
+    rounds.run(warmup, timed=False)
+    rounds.run(steps)
+    _estimate(rows, rounds)
+    while (undecided := _undecided(rows)) and _count(rounds) < max_steps:
+        keys = [k for k in items if k == ("vanilla", STEP) or k[0] in undecided]
+        rounds.run(min(max(steps, 3), max_steps - _count(rounds)), keys)  # interleaved among themselves
+        _estimate(rows, rounds)
     for name, row in rows.items():
-        if row.status != "ok" or row.step is None:
-            continue
-        if vanilla is not None:
-            row.vs_vanilla = row.step.median / vanilla.median
-        if row.passes:
-            row.vs_passes = row.step.median / row.passes_seconds
-        if memory:  # an untimed step; its gradients are allocated inside it, as on any step
+        if row.status == "ok" and memory:  # an untimed step; its gradients are allocated inside it
             runner = runners[name]
             runner.trainer.optimizer.zero_grad(set_to_none=True)
             row.state_bytes = timing.tensor_bytes(runner.model, runner.method, runner.trainer.optimizer)
             row.step_peak_bytes = timing.peak_memory(lambda r=runner: r.step(setup), setup.rt.device)
     return list(rows.values())
+
+
+def _undecided(rows: dict[str, MethodRow]) -> list[str]:
+    return [name for name, row in rows.items() if row.status == "ok" and row.within == "unresolved"]
+
+
+def _count(rounds: timing.Rounds) -> int:
+    """Timed rounds of vanilla's step so far (the most any item has)."""
+    return max((len(v) for v in rounds.times.values()), default=0)
+
+
+def _estimate(rows: dict[str, MethodRow], rounds: timing.Rounds) -> None:
+    """Each row's step summary, its passes and its per-round ratios, from the rounds so far."""
+    times, errors = rounds.result()
+    for (name, _), exc in errors.items():
+        if rows[name].status == "ok":
+            _failed(rows[name], exc)
+    vanilla = times.get(("vanilla", STEP)) if rows["vanilla"].status == "ok" else None
+    for name, row in rows.items():
+        mine = times.get((name, STEP))
+        if row.status != "ok" or not mine:
+            continue
+        row.step = timing.Summary.of(mine)
+        passes = {label: t for (n, label), t in times.items() if n == name and label != STEP}
+        row.passes = {label: timing.Summary.of(t) for label, t in passes.items()}
+        if vanilla:
+            row.over_vanilla = timing.ratio_estimate(mine, [vanilla])
+        if passes:
+            row.over_passes = timing.ratio_estimate(mine, list(passes.values()))
 
 
 def _failed(row: MethodRow, exc: BaseException) -> None:

@@ -6,6 +6,10 @@
   timed in rounds, one repeat of each per round, in an order rotated from round to round, so a
   drift in the machine's speed (clock, other processes) shifts all of them alike instead of
   biasing their ratios.
+* A ratio against a target (a method's step over vanilla's) is the median of per-round ratios
+  with a distribution-free 95% interval; "within" is "yes" or "no" only when that interval lies
+  on one side of the target, after as many further rounds as it takes (up to a cap), else
+  "unresolved" (see `RatioEstimate`).
 * A repeat is timed by CUDA events recorded around it on a GPU (then synchronised: the
   elapsed device time, including any gap the host leaves), by `time.perf_counter` on the CPU.
   On a CPU shared with other work, `clock="process"` counts this process's CPU time instead
@@ -22,15 +26,16 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import torch
 
@@ -85,6 +90,43 @@ def seconds(fn: Callable[[], Any], device: torch.device, clock: Clock = "wall") 
     return timed(fn, device, clock)[0]
 
 
+class Rounds(Generic[K]):
+    """Interleaved rounds of one call of every item, in an order rotated from round to round, that
+    can be extended: `run(n)` adds n rounds (of every item, or of a subset still being decided).
+
+    `times[key][i]` is the item's i-th timed call; items timed in the same rounds share indices, so
+    per-round ratios pair calls made under the same conditions. An item that raises is dropped
+    (its exception in `errors`), the others go on.
+    """
+
+    def __init__(
+        self, items: dict[K, Callable[[], Any]], device: torch.device, clock: Clock = "wall"
+    ) -> None:
+        self.items, self.device, self.clock = items, device, clock
+        self.times: dict[K, list[float]] = {k: [] for k in items}
+        self.errors: dict[K, BaseException] = {}
+        self._turn = 0  # rounds run so far (warm-up included): the rotation's offset
+
+    def run(self, n: int, keys: Iterable[K] | None = None, timed: bool = True) -> None:
+        keys = [k for k in (self.items if keys is None else keys) if k not in self.errors]
+        for _ in range(n):
+            shift = self._turn % len(keys) if keys else 0
+            self._turn += 1
+            for key in keys[shift:] + keys[:shift]:
+                if key in self.errors:
+                    continue
+                try:
+                    elapsed = seconds(self.items[key], self.device, self.clock)
+                except Exception as exc:
+                    self.errors[key] = exc
+                    continue
+                if timed:
+                    self.times[key].append(elapsed)
+
+    def result(self) -> tuple[dict[K, list[float]], dict[K, BaseException]]:
+        return {k: v for k, v in self.times.items() if k not in self.errors}, dict(self.errors)
+
+
 def rounds(
     items: dict[K, Callable[[], Any]], device: torch.device, warmup: int, repeats: int, clock: Clock = "wall"
 ) -> tuple[dict[K, list[float]], dict[K, BaseException]]:
@@ -93,22 +135,70 @@ def rounds(
     Returns the seconds of each item's timed calls, and the exception of each item that raised:
     it is dropped from the later rounds, the others go on.
     """
-    keys = list(items)
-    times: dict[K, list[float]] = {k: [] for k in keys}
-    errors: dict[K, BaseException] = {}
-    for r in range(warmup + repeats):
-        shift = r % len(keys) if keys else 0
-        for key in keys[shift:] + keys[:shift]:
-            if key in errors:
-                continue
-            try:
-                elapsed = seconds(items[key], device, clock)
-            except Exception as exc:
-                errors[key] = exc
-                continue
-            if r >= warmup:
-                times[key].append(elapsed)
-    return {k: v for k, v in times.items() if k not in errors}, errors
+    r = Rounds(items, device, clock)
+    r.run(warmup, timed=False)
+    r.run(repeats)
+    return r.result()
+
+
+# --- deciding "within a target" ----------------------------------------------------------------
+#
+# A method's cost is the median over rounds of its per-round ratio (its step over vanilla's step
+# timed in the same round, or over the sum of its passes in that round). Per-round ratios cancel
+# what a round shares (a clock change, another process), and the median ignores the odd round a
+# burst of other work hits. Its CONFIDENCE interval is distribution-free: the order statistics
+# x_(k) and x_(n+1-k) with k the largest such that P(Binomial(n, 1/2) < k) <= (1 - CONFIDENCE) / 2,
+# which needs n >= 6 rounds at 95%. "within" is decided only when the interval lies on one side of
+# the target: more rounds are run until it does or a cap is reached, then "unresolved".
+
+CONFIDENCE = 0.95
+Verdict = Literal["yes", "no", "unresolved"]
+
+
+@dataclass(frozen=True)
+class RatioEstimate:
+    ratio: float  # median of the per-round ratios
+    low: float | None  # CONFIDENCE interval for that median (None: too few rounds for one)
+    high: float | None
+    rounds: int
+
+    def verdict(self, target: float) -> Verdict:
+        """'yes' when the whole interval is at or under `target`, 'no' when it is above."""
+        if self.low is None or self.high is None:
+            return "unresolved"
+        if self.high <= target:
+            return "yes"
+        if self.low > target:
+            return "no"
+        return "unresolved"
+
+
+def median_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float] | None:
+    """The distribution-free interval for the median from order statistics; None when n is too
+    small for `confidence` (n < 6 at 95%)."""
+    n = len(values)
+    alpha = (1 - confidence) / 2
+    k, below = 0, 0.0  # below: P(Binomial(n, 1/2) < k + 1)
+    while k < n:
+        below += math.comb(n, k) / 2**n
+        if below > alpha:
+            break
+        k += 1
+    if k == 0:
+        return None
+    ordered = sorted(values)
+    return ordered[k - 1], ordered[n - k]
+
+
+def ratio_estimate(numerator: Sequence[float], denominators: Sequence[Sequence[float]]) -> RatioEstimate:
+    """The median per-round ratio numerator_i / sum_j denominators[j][i], with its interval."""
+    n = min([len(numerator), *(len(d) for d in denominators)])
+    if n == 0:
+        raise ValueError("no paired rounds to estimate a ratio from")
+    ratios = [numerator[i] / sum(d[i] for d in denominators) for i in range(n)]
+    interval = median_interval(ratios)
+    low, high = interval if interval else (None, None)
+    return RatioEstimate(statistics.median(ratios), low, high, n)
 
 
 def epochs(loader: Iterable[T]) -> Iterator[T]:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import reducers, results
+from bench import reducers, safe_io
 from bench.errors import BenchError
 from bench.published import logconfig
 
@@ -188,7 +188,7 @@ def from_record(record: dict[str, Any], where: str) -> ReleasedLog:
 def write_curves(log: ReleasedLog, folder: Path) -> Path:
     """Write the log's curve file into `folder` (atomically); returns its path."""
     path = Path(folder) / curves_name(log.file)
-    results.write_text(path, json.dumps(to_record(log), separators=(",", ":")) + "\n")
+    safe_io.write_text(path, json.dumps(to_record(log), separators=(",", ":")) + "\n")
     return path
 
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import results
+from bench import records
 from bench.job import Job
 from bench.published.logs import ReleasedLog, for_cell
 
@@ -133,7 +133,8 @@ def track(
 
 def track_run(job: Job, run_dir: Path, logs: Iterable[ReleasedLog], network: str) -> Tracking | None:
     """`track` on the run folder's metrics.jsonl."""
-    return track(job, results.read_jsonl(run_dir / results.METRICS), logs, network)
+    rows, _ = records.read_metrics(run_dir)
+    return track(job, [row.to_dict() for row in rows], logs, network)
 
 
 def for_jobs(jobs: Iterable[Job], runs_root: Path, logs_dir: Path) -> dict[str, Tracking]:
@@ -148,7 +149,7 @@ def for_jobs(jobs: Iterable[Job], runs_root: Path, logs_dir: Path) -> dict[str, 
             continue
         from bench.report.collect import resolve_network  # imports the method: only when a log exists
 
-        found = track_run(job, job.run_dir(runs_root), logs, resolve_network(job))
+        found = track_run(job, records.locate(job, runs_root), logs, resolve_network(job))
         if found is not None:
             out[job.id] = found
     return out
@@ -159,8 +160,8 @@ def progress_lines(jobs: Iterable[Job], runs_root: Path, logs_dir: Path) -> list
     moving = [
         j
         for j in jobs
-        if not results.is_finished(j.run_dir(runs_root), j.id)
-        and (j.run_dir(runs_root) / results.METRICS).exists()
+        if not records.read_run(records.locate(j, runs_root), j).done
+        and (records.locate(j, runs_root) / records.METRICS).exists()
     ]
     found = for_jobs(moving, runs_root, logs_dir)
     return [

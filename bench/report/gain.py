@@ -11,6 +11,13 @@ differences cancel what the seed shares. Why t and not a bootstrap: at the usual
 bootstrap has at most 10 to 126 distinct resamples and under-covers badly, while the t-interval is
 exact for normal differences and wide when n is small, which is the honest answer. The best other
 method is chosen on the same runs, so the interval is conditional on that choice.
+
+A Gain is computed over complete rows only: every row of the column (AdAutoMix and every
+competitor) has a valid value for every seed the suite asks for, the same seeds and the same
+reducer. Otherwise it is refused with the reason: with a competitor's runs failed, "AdAutoMix minus
+the best other" would be AdAutoMix minus the next best, and rows reduced differently (the median of
+the last 10 epochs against OpenMixup's larger-of-two-medians) do not subtract. The bold and
+underlined ranks of the leaderboard follow the same rule (`refusal`).
 """
 
 from __future__ import annotations
@@ -22,7 +29,9 @@ from dataclasses import dataclass
 
 from scipy import stats
 
-from bench.report.collect import Cell, columns
+from bench.report.collect import Cell, column_of, columns
+from bench.report.names import display_name
+from bench.report.precision import decimals_of
 
 TARGET = "adautomix"
 CONFIDENCE = 0.95
@@ -39,6 +48,7 @@ class Gain:
     published: float | None  # the same statistic on the published values of the table's rows
     published_versus: str | None
     no_interval: str = ""  # why there is no interval
+    refused: str = ""  # why there is no Gain of ours (incomplete rows, other seeds or reducers)
 
 
 def paired_t_interval(differences: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float]:
@@ -70,35 +80,63 @@ def _best(values: dict[str, float]) -> tuple[str | None, float | None]:
     return best, values[best]
 
 
+def refusal(cells: list[Cell]) -> str:
+    """Why the rows of one column may not be ranked or subtracted ('' when they may): a row is
+    incomplete (a seed failed, is invalid or has not run), rows have other seeds, or other reducers."""
+    incomplete = [f"{display_name(c)} {c.incomplete}" if c.incomplete else "" for c in cells]
+    incomplete = [text for text in incomplete if text]
+    if incomplete:
+        return "incomplete rows: " + "; ".join(incomplete)
+    seeds = {tuple(sorted(c.seeds)) for c in cells}
+    if len(seeds) > 1:
+        return "rows have other seeds: " + "; ".join(
+            f"{display_name(c)} {', '.join(map(str, sorted(c.seeds)))}" for c in cells
+        )
+    by_reducer: dict[str, list[str]] = {}
+    for c in cells:
+        by_reducer.setdefault(c.reducer, []).append(display_name(c))
+    if len(by_reducer) > 1:
+        return "rows reduced differently: " + "; ".join(
+            f"{reducer} ({', '.join(names)})" for reducer, names in by_reducer.items()
+        )
+    return ""
+
+
 def gains(cells: list[Cell]) -> list[Gain] | None:
     """One Gain per column, in column order; None when the table has no AdAutoMix row."""
     target, own = target_rows(cells)
     if target is None:
         return None
-    out = []
-    for column in columns(cells):
-        here = [c for c in cells if (c.dataset, c.backbone, c.epochs) == column]
-        mine = next((c for c in here if c.method == target), None)
-        others = [c for c in here if c.method not in own]
-        versus, best = _best({c.method: c.mean for c in others if c.mean is not None})
-        pub_versus, pub_best = _best({c.method: c.primary.value for c in others if c.primary})
-        # From the printed (2-decimal) means, as the paper computes its Gain row.
-        value = None
-        if mine and mine.mean is not None and best is not None:
-            value = round(round(mine.mean, 2) - round(best, 2), 2) + 0.0  # + 0.0: never print -0.00
-        published = None
-        if mine and mine.primary and pub_best is not None:
-            published = round(mine.primary.value - pub_best, 2) + 0.0
-        interval, n, why = None, 0, ""
-        if value is not None:
-            rival = next(c for c in others if c.method == versus)
-            if sorted(mine.seeds) != sorted(rival.seeds):
-                why = "the two rows have different seeds"
-            elif len(mine.seeds) < MIN_SEEDS:
-                why = f"fewer than {MIN_SEEDS} seeds"
-            else:
-                theirs = dict(zip(rival.seeds, rival.values))
-                differences = [v - theirs[s] for s, v in zip(mine.seeds, mine.values)]
-                interval, n = paired_t_interval(differences), len(differences)
-        out.append(Gain(column, value, versus, interval, n, published, pub_versus, why))
-    return out
+    return [
+        _column_gain(column, [c for c in cells if column_of(c) == column], target, own)
+        for column in columns(cells)
+    ]
+
+
+def _column_gain(column: tuple[str, str, int], here: list[Cell], target: str, own: set[str]) -> Gain:
+    mine = next((c for c in here if c.method == target), None)
+    others = [c for c in here if c.method not in own]
+    pub_versus, pub_best = _best({c.method: c.primary.value for c in others if c.primary})
+    published = None
+    if mine and mine.primary and pub_best is not None:
+        published = round(mine.primary.value - pub_best, 2) + 0.0
+    if mine is None or not others:
+        return Gain(
+            column, None, None, None, 0, published, pub_versus, refused="no AdAutoMix row or no other row"
+        )
+    refused = refusal([c for c in here if c is mine or c in others])  # in table order
+    if refused:
+        return Gain(column, None, None, None, 0, published, pub_versus, refused=refused)
+    versus, best = _best({c.method: c.mean for c in others})
+    digits = decimals_of(here)
+    # From the printed means, as the paper computes its Gain row.
+    value = round(round(mine.mean, digits) - round(best, digits), digits) + 0.0  # + 0.0: never -0.00
+    rival = next(c for c in others if c.method == versus)
+    interval, n, why = None, 0, ""
+    if len(mine.seeds) < MIN_SEEDS:
+        why = f"fewer than {MIN_SEEDS} seeds"
+    else:
+        theirs = dict(zip(rival.seeds, rival.values))
+        differences = [v - theirs[s] for s, v in zip(mine.seeds, mine.values)]
+        interval, n = paired_t_interval(differences), len(differences)
+    return Gain(column, value, versus, interval, n, published, pub_versus, why)

@@ -70,8 +70,15 @@ def report_name(suite: Suite) -> str:
 
 
 def write_leaderboard(suite: Suite, settings: Settings) -> tuple[Path, Path, list[Path]]:
-    """reports/<name>.md, .csv and the figures (<name>-top1.png, -curves.png, -delta.png), all or nothing."""
+    """reports/<name>.md, .csv and the figures (<name>-top1.png, -curves.png, -delta.png, and
+    -cost.png when some cell has a training cost), all or nothing."""
+    from bench.report import cost, cost_figure, released
+    from bench.runtime import git_commit
+
     cells = collect(suite, settings)
+    costs = cost.costs(cells, cost.perf_ratios(settings.reports_dir))
+    logs = released.released_values(cells, settings.published_dir)
+    kinds = ["top1", "curves", "delta"] + (["cost"] if cost_figure.cost_panels(cells, costs) else [])
     name = report_name(suite)
     out_dir = settings.reports_dir
     runs = settings.runs_root / suite.name
@@ -87,19 +94,15 @@ def write_leaderboard(suite: Suite, settings: Settings) -> tuple[Path, Path, lis
         + f"` from the run records in `{_relative(runs, settings)}`; do not edit by hand. "
         f"Seeds: {', '.join(map(str, suite.data.axes.seeds))}. Published values and their sources: "
         "`results/published/`. Figures: "
-        + ", ".join(f"`{name}-{kind}.png`" for kind in ("top1", "curves", "delta"))
-        + "."
+        + ", ".join(f"`{name}-{kind}.png`" for kind in kinds)
+        + f". Written by the code at commit {git_commit() or 'unknown'}."
     )
     with staged(out_dir) as stage:
         md, csv_path = leaderboard.write(
-            cells,
-            stage,
-            name,
-            title=title,
-            seeds=len(suite.data.axes.seeds),
-            source_note=note,
+            cells, stage, name, title=title, source_note=note, costs=costs, logs=logs
         )
         figures = plots.write(cells, stage, name, title=title)
+        figures += cost_figure.write(cells, costs, stage, name, title=title)
     return out_dir / md.name, out_dir / csv_path.name, [out_dir / f.name for f in figures]
 
 

@@ -49,7 +49,7 @@ def test_a_full_disk_while_checkpointing_is_the_jobs_error(
     assert not list(victim.glob(".*.tmp"))  # no temporary file left behind
     for method in ("vanilla", "cutmix"):  # the other jobs finished, and the leaderboard was written
         assert records.read_run(jobs[method].run_dir(project / "results" / "runs"), jobs[method]).done
-    assert "| MixUp | error" in (project / "reports" / "tiny.md").read_text()
+    assert "| MixUp | failed" in (project / "reports" / "tiny.md").read_text()
 
 
 def _can_mount_tmpfs() -> bool:

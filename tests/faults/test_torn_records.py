@@ -122,10 +122,10 @@ def test_damaged_records_are_interrupted_left_out_and_repaired(
 
     suite = suite_mod.load(copy / "suites" / "tiny.yaml")
     cells = {c.method: c for c in collect(suite, settings)}
-    assert cells["cutmix"].values == [] and reason in cells["cutmix"].left_out[0]
+    assert cells["cutmix"].values == [] and reason in cells["cutmix"].invalid[0]
     assert cells["mixup"].n == 1 and cells["vanilla"].n == 1  # the others stand
-    board = leaderboard.markdown(list(cells.values()), title="t", seeds=1, source_note="")
-    assert "| CutMix | left out" in board and "Left out (records that do not agree" in board
+    board = leaderboard.markdown(list(cells.values()), title="t", source_note="")
+    assert "| CutMix | invalid" in board and "Failed and invalid runs:" in board
 
     assert main(["run", "suites/tiny.yaml"]) == 0
     output = capsys.readouterr().out
@@ -147,7 +147,7 @@ def test_the_issue_scenario_end_to_end(copy: Path, capsys: pytest.CaptureFixture
     assert main(["leaderboard", "suites/tiny.yaml"]) == 0
     captured = capsys.readouterr()
     board = (copy / "reports" / "tiny.md").read_text()
-    assert "| CutMix | left out" in board
+    assert "| CutMix | invalid" in board
     assert "CutMix / tiny_resnet / synthetic, seed 0: metrics.jsonl: line 2 is cut short" in board.replace(
         "cutmix", "CutMix"
     )

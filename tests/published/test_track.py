@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from bench import results, suite
+from bench import records, safe_io, suite
 from bench.cli import main
 from bench.published import logs, track
 from tests.conftest import write_suite
@@ -97,12 +98,14 @@ def test_status_and_compare_show_a_run_in_progress(project: Path, capsys: pytest
     (log,) = [g for g in shipped if g.file == "experiments/CIFAR100/adautomix_r18_800e.json"]
     logs.write_curves(log, logs_dir)
     job = paper_job("cifar100", "resnet18", "adautomix")
-    run_dir = job.run_dir(project / "results" / "runs")
-    results.write_jsonl(run_dir / results.METRICS, history_from(log, 120, offset=-4.0))
+    run_dir = records.prepare(job, project / "results" / "runs")
+    rows = history_from(log, 120, offset=-4.0)
+    safe_io.write_text(run_dir / records.METRICS, "".join(json.dumps(r) + "\n" for r in rows))
     assert main(["status", str(path), "--only", "method=adautomix", "--only", "dataset=cifar100"]) == 0
     out = capsys.readouterr().out
     assert "vs released log" in out and "ep 120:" in out and "below" in out
-    assert main(["compare", str(path), "--only", "method=adautomix", "--only", "dataset=cifar100"]) == 0
+    # the run is unfinished: the gate says incomplete (3), and shows where it stands
+    assert main(["compare", str(path), "--only", "method=adautomix", "--only", "dataset=cifar100"]) == 3
     out = capsys.readouterr().out
     assert (
         "in progress: adautomix/cifar100/resnet18 seed 0: ep 120:" in out and "adautomix_r18_800e.json" in out
