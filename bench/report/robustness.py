@@ -28,8 +28,17 @@ from bench.evaluate.config import EVALUATORS, HeadlineColumn
 from bench.evaluate.store import read_store
 from bench.job import Job
 from bench.report import robustness_notes, robustness_published
-from bench.report.collect import Cell, resolve_network
-from bench.report.leaderboard import _fmt, _Footnotes, _measured, _published, display_name, rank_marks
+from bench.report.collect import Cell, PublishedLike, resolve_network
+from bench.report.leaderboard import (
+    _delta,
+    _fmt,
+    _Footnotes,
+    _measured,
+    _published,
+    display_name,
+    rank_marks,
+)
+from bench.report.precision import decimals_of
 from bench.report.write import staged
 
 Group = tuple[str, str, int, float]  # dataset, backbone, budget epochs, scale
@@ -38,6 +47,8 @@ COLUMNS: dict[str, tuple[str, HeadlineColumn]] = {
 }
 MCE = HeadlineColumn("mce", "mCE ↓", "mce", False)  # from two runs' corruption cells, not one record
 PAPER = [key for key, (_, c) in COLUMNS.items() if c.paper]
+KEYS = [*COLUMNS, MCE.key]
+CORRUPTION_KEYS = ("corruption", "cacc15", "mce")
 
 
 def reported_network(job: Job) -> str:
@@ -60,11 +71,7 @@ def _group(job: Job) -> Group:
     return (job.dataset, job.backbone, job.nominal_epochs, job.scale)
 
 
-def _cell_key(job: Job) -> tuple[str, str, str, int]:
-    return (job.dataset, job.backbone, job.method_name, job.nominal_epochs)
-
-
-def _new_cell(job: Job, network: str, published: list) -> Cell:
+def _new_cell(job: Job, network: str) -> Cell:
     return Cell(
         method=job.method,
         method_name=job.method_name,
@@ -77,62 +84,70 @@ def _new_cell(job: Job, network: str, published: list) -> Cell:
         network=network,
         full_data=job.recipe.full_data,
         recipe_gap=job.report.recipe_gap,
-        published=published,
+        params=dict(job.params),
     )
 
 
-def _value(store: dict[str, Any], key: str, network: str) -> float | None:
+def _value(evaluations: dict[str, Any], key: str, network: str) -> float | None:
     evaluator, col = COLUMNS[key]
-    record = store.get(evaluator, {}).get(network)
+    record = evaluations.get(evaluator, {}).get(network)
     return None if record is None else record.get(col.field)
+
+
+def _cells(table: dict, key: tuple, job: Job, network: str) -> dict[str, Cell]:
+    """The cells (one per column) of a table row, created on first use."""
+    return table.setdefault(key, {k: _new_cell(job, network) for k in KEYS})
 
 
 def collect(
     entries: list[tuple[Job, Path]],
-    published_dir: Path,
+    published: list[PublishedLike],
+    suites_dir: Path,
     *,
     errors: dict[Path, str] | None = None,
     mce_baseline: str | None = None,
 ) -> RobustnessCells:
-    """Every run's stored numbers, as cells of its method's reported network and of every network."""
-    published = robustness_published.published_robustness(published_dir)
-    errors = errors or {}
+    """Every run's stored numbers, as cells of its method's reported network (with the published
+    rows of the same suite cell and the reasons they are not comparable) and of every network."""
     out = RobustnessCells()
-    keys = [*COLUMNS, MCE.key]
-
-    def cells(table: dict, key: tuple, job: Job, network: str) -> dict[str, Cell]:
-        if key not in table:
-            table[key] = {k: _new_cell(job, network, published.get((*_cell_key(job), k), [])) for k in keys}
-        return table[key]
-
     for job, run_dir in entries:
-        network = reported_network(job)
-        row = cells(out.reported, (_group(job), job.method), job, network)
-        store = read_store(run_dir)
-        evaluations = store.evaluations if store.run_id == job.id else {}
-        if run_dir in errors:
-            for cell in row.values():
-                cell.errors.append(f"seed {job.seed}: {errors[run_dir]}")
-        if not evaluations:
-            if run_dir not in errors:
-                for cell in row.values():
-                    cell.missing.append(job.seed)
-            continue
-        out.stores.append((job, evaluations))
         baseline = _baseline_dir(job, entries, mce_baseline) if mce_baseline else None
-        for name in sorted({n for per in evaluations.values() for n in per}):
-            targets = [cells(out.every, (_group(job), job.method, name), job, name)]
-            targets += [row] if name == network else []
-            for key in keys:
-                value = (
-                    _mce(evaluations, name, baseline) if key == MCE.key else _value(evaluations, key, name)
-                )
-                for target in targets:
-                    if value is not None:
-                        target[key].values.append(value)
-                        target[key].seeds.append(job.seed)
-                        target[key].networks_used.append(name)
+        _add_run(out, job, run_dir, (errors or {}).get(run_dir), baseline)
+    for row in out.reported.values():
+        for key, cell in row.items():
+            robustness_published.attach(cell, key, published, suites_dir)
+            if key in CORRUPTION_KEYS and _generated(out, cell):
+                robustness_published.mark_generated(cell)
     return out
+
+
+def _add_run(out: RobustnessCells, job: Job, run_dir: Path, error: str | None, baseline: Path | None) -> None:
+    network = reported_network(job)
+    row = _cells(out.reported, (_group(job), job.method), job, network)
+    for cell in row.values():
+        cell.jobs.append(robustness_published.robustness_job(job, network))
+        if error:
+            cell.errors.append(f"seed {job.seed}: {error}")
+    store = read_store(run_dir)
+    evaluations = store.evaluations if store.run_id == job.id else {}
+    if not evaluations:
+        for cell in row.values() if not error else ():
+            cell.missing.append(job.seed)
+        return
+    out.stores.append((job, evaluations))
+    for name in sorted({n for per in evaluations.values() for n in per}):
+        every = _cells(out.every, (_group(job), job.method, name), job, name)
+        for cell in every.values():
+            cell.jobs.append(robustness_published.robustness_job(job, name))
+        images = evaluations.get("clean", {}).get(name, {}).get("n")
+        for key in KEYS:
+            value = _mce(evaluations, name, baseline) if key == MCE.key else _value(evaluations, key, name)
+            for target in [every, row] if name == network else [every]:
+                if value is not None:
+                    target[key].values.append(value)
+                    target[key].seeds.append(job.seed)
+                    target[key].networks_used.append(name)
+                    target[key].test_images += [int(images)] if images else []
 
 
 def _baseline_dir(job: Job, entries: list[tuple[Job, Path]], baseline: str) -> Path | None:
@@ -174,21 +189,22 @@ def shown_columns(rows: Iterable[dict[str, Cell]]) -> list[str]:
     return [*PAPER, *(k for k in [*COLUMNS, MCE.key] if k not in PAPER and k in measured)]
 
 
-def _marks(cells: list[Cell], higher_is_better: bool) -> dict[str, str]:
-    """The leaderboard's bold/underline ranks, on the value that is better when larger."""
+def _marks(cells: list[Cell], higher_is_better: bool, digits: int) -> dict[str, str]:
+    """The leaderboard's bold/underline ranks (none over incomplete rows), on the value that is
+    better when larger."""
     if higher_is_better:
-        return rank_marks(cells)
+        return rank_marks(cells, digits)
     flipped = [Cell(**{**c.__dict__, "values": [-v for v in c.values]}) for c in cells]
-    return rank_marks(flipped)
+    return rank_marks(flipped, digits)
 
 
-def _shown(cell: Cell, seeds: int, mark: str) -> str:
+def _shown(cell: Cell, mark: str, digits: int) -> str:
     """The leaderboard's cell text, where a seed without a record was 'not evaluated'."""
     if cell.mean is None:
         parts = [f"{len(cell.errors)} failed"] if cell.errors else []
         parts += [f"{len(cell.missing)} not evaluated"] if cell.missing else []
         return ("error" if cell.errors else "—") + (f" ({', '.join(parts)})" if parts else "")
-    return _measured(cell, seeds, mark).replace("not run", "not evaluated")
+    return _measured(cell, mark, digits).replace("not run", "not evaluated")
 
 
 def _mixed_sources(cell: Cell, sources: dict[tuple[Group, str], set[str]], group: Group) -> bool:
@@ -203,15 +219,16 @@ def _group_title(group: Group) -> str:
     )
 
 
-def _table(collected: RobustnessCells, group: Group, footnote: _Footnotes, seeds: int) -> list[str]:
+def _table(collected: RobustnessCells, group: Group, footnote: _Footnotes) -> list[str]:
     rows = {method: row for (g, method), row in collected.reported.items() if g == group}
     keys = shown_columns(rows.values())
     sources = _corruption_sources(collected)
+    digits = decimals_of(cell for row in rows.values() for cell in row.values())
     header = ["Method", "Network"]
     for key in keys:
         header += [_column(key).title] + (["pub.", "Δ"] if key in PAPER else [])
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    marks = {k: _marks([row[k] for row in rows.values()], _column(k).higher_is_better) for k in keys}
+    marks = {k: _marks([row[k] for row in rows.values()], _column(k).higher_is_better, digits) for k in keys}
     for method, row in rows.items():
         first = row[keys[0]]
         cells = [display_name(first), first.network]
@@ -220,20 +237,11 @@ def _table(collected: RobustnessCells, group: Group, footnote: _Footnotes, seeds
             if key in CORRUPTION_KEYS and _mixed_sources(cell, sources, group):
                 cells.append("mixed sources (see CSV)")  # never average a released set with a generated one
             else:
-                cells.append(_shown(cell, seeds, marks[key].get(method, "")))
+                cells.append(_shown(cell, marks[key].get(method, ""), digits))
             if key in PAPER:
-                cells += [_published(cell, footnote), _delta(cell, key, collected, footnote)]
+                cells += [_published(cell, footnote), _delta(cell, footnote, digits)]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
-
-
-def _delta(cell: Cell, key: str, collected: RobustnessCells, footnote: _Footnotes) -> str:
-    if cell.primary is None or cell.mean is None:
-        return "—"
-    reasons = robustness_published.reasons(cell, key, _generated(collected, cell))
-    if reasons:
-        return f"n/c {footnote('not comparable: ' + '; '.join(reasons) + '.')}"
-    return f"{cell.mean - cell.primary.value:+.2f}"
 
 
 def _generated(collected: RobustnessCells, cell: Cell) -> bool:
@@ -244,9 +252,6 @@ def _generated(collected: RobustnessCells, cell: Cell) -> bool:
         if (job.method, job.dataset, job.backbone) == (cell.method, cell.dataset, cell.backbone)
         for net in cell.networks_used
     )
-
-
-CORRUPTION_KEYS = ("corruption", "cacc15", "mce")
 
 
 def _sources(collected: RobustnessCells, cell: Cell) -> set[str]:
@@ -279,6 +284,7 @@ def _every_network(collected: RobustnessCells) -> list[str]:
     if not multi:
         return []
     keys = shown_columns(multi.values())
+    digits = decimals_of(cell for row in multi.values() for cell in row.values())
     lines = [
         "## Every evaluated network",
         "",
@@ -290,13 +296,13 @@ def _every_network(collected: RobustnessCells) -> list[str]:
         where = f"{registry.published_name('datasets', group[0])} · {registry.published_name('backbones', group[1])}"
         lines.append(
             f"| {display_name(first)} | {where} | {network} | "
-            + " | ".join(_shown(row[k], len(row[k].values), "") for k in keys)
+            + " | ".join(_shown(row[k], "", digits) for k in keys)
             + " |"
         )
     return [*lines, ""]
 
 
-def markdown(collected: RobustnessCells, *, title: str, source_note: str, seeds: int) -> str:
+def markdown(collected: RobustnessCells, *, title: str, source_note: str) -> str:
     footnote = _Footnotes()
     lines = [f"# {title}", "", source_note, ""]
     groups = list(dict.fromkeys(group for group, _ in collected.reported))
@@ -307,7 +313,7 @@ def markdown(collected: RobustnessCells, *, title: str, source_note: str, seeds:
         )
         if sources:
             lines += [f"Corrupted test set: {'; '.join(sources)}.", ""]
-        lines += [*_table(collected, group, footnote, seeds), ""]
+        lines += [*_table(collected, group, footnote), ""]
     lines += _every_network(collected)
     lines += ["Notes:", "", *robustness_notes.notes(collected), *footnote.lines()]
     failures = [
@@ -319,13 +325,10 @@ def markdown(collected: RobustnessCells, *, title: str, source_note: str, seeds:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def published_reference(collected: RobustnessCells, published_dir: Path) -> list[str]:
+def published_reference(collected: RobustnessCells, rows: list[PublishedLike]) -> list[str]:
     """The robustness tables of the published table (those with a column beyond clean top-1) for
     the report's datasets and methods, as their sources print them, with backbone and budget."""
-    from bench.published import table as published_table
-
     metrics = {c.published_metric: key for key, (_, c) in COLUMNS.items() if c.published_metric}
-    rows = published_table.load(published_dir)
     tables = {r.table for r in rows if r.metric in metrics and r.metric != "top1"}
     wanted = {(c.dataset, c.method_name) for row in collected.reported.values() for c in row.values()}
     found: dict[tuple[str, str, str, int, str], dict[str, float]] = {}
@@ -404,7 +407,6 @@ def _csv_row(
     collected: RobustnessCells, group: Group, cell: Cell, key: str, reported: bool
 ) -> dict[str, Any]:
     pub = cell.primary
-    reasons = robustness_published.reasons(cell, key, _generated(collected, cell)) if pub else []
     return {
         "method": cell.method,
         "dataset": cell.dataset,
@@ -420,7 +422,7 @@ def _csv_row(
         "std": "" if cell.std is None else f"{cell.std:.4f}",
         "values": " ".join(f"{v:.4f}" for v in cell.values),
         "published": "" if pub is None else pub.value,
-        "reason": "; ".join(reasons),
+        "reason": (cell.not_comparable_reason or "") if pub else "",
         "corruption_source": "; ".join(sorted(_sources(collected, cell))) if key in CORRUPTION_KEYS else "",
         "errors": " | ".join(cell.errors),
     }
@@ -508,7 +510,10 @@ def write_report(
     errors: dict[Path, str] | None = None,
 ) -> tuple[Path, Path]:
     """reports/<name>.md and .csv (and <name>-occlusion.png when occlusion was evaluated)."""
-    collected = collect(entries, settings.published_dir, errors=errors, mce_baseline=config.mce_baseline)
+    from bench.report.collect import published_rows
+
+    rows, suites_dir = published_rows(settings), Path(settings.base_dir) / "suites"
+    collected = collect(entries, rows, suites_dir, errors=errors, mce_baseline=config.mce_baseline)
     out_dir, title = settings.reports_dir, f"Robustness: {name.removesuffix('-robustness')}"
     note = (
         f"Generated by `bench robustness` from `{origin}` (the run folders' `robustness.json`); do not edit "
@@ -520,9 +525,8 @@ def write_report(
     series = occlusion_series(collected)
     if series:
         note += f" Occlusion curves: `{name}-occlusion.png`."
-    seeds = max((len({j.seed for j, _ in entries})), 1)
-    text = markdown(collected, title=title, source_note=note, seeds=seeds)
-    reference = published_reference(collected, settings.published_dir)
+    text = markdown(collected, title=title, source_note=note)
+    reference = published_reference(collected, rows)
     if reference:
         text = text.rstrip() + "\n\n" + "\n".join(reference)
     with staged(out_dir) as stage:  # every file of the report or none

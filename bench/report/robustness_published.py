@@ -1,46 +1,42 @@
-"""Published robustness values, and why one of ours may not be compared with one of them.
+"""Published robustness values beside ours, by the leaderboard's rule plus what only an evaluator knows.
 
-The values are the published table's (`bench.report.published.load`, the leaderboard's loader,
-asked for each column's metric), keyed by suite cell: (dataset, backbone, method, epochs).
-`reasons` is the leaderboard's rule (`Cell.not_comparable_reason`: scale, recipe gap, data,
-reducer, network) plus what only an evaluator knows: its convention differs from the code behind
-the published number (FGSM's normalised-space step, the sorted ECE), or its corrupted set was
-generated rather than released.
+A column's published rows are the published table's rows of its metric (`top1`, `top1_corruption`,
+`fgsm_error`) for the same suite cell, attached by the leaderboard's `attach_published`, with the
+reasons of the one comparability rule (`bench/report/comparable.py`) for the robustness view of
+each seed's job: the final checkpoint of the reported network. To those, each row gets what only
+the evaluator knows: its convention differs from the code behind the published number (FGSM's
+normalised-space step, the sorted ECE), or its corrupted set was generated, not the release.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from bench.evaluate.config import EVALUATORS
-from bench.report.collect import Cell
-from bench.report.published import Published, load
+from bench.job import Job
+from bench.report.collect import Cell, PublishedLike, attach_published
 
-Key = tuple[str, str, str, int, str]  # dataset, backbone, method, epochs, column key
-
-
-def published_robustness(folder: Path) -> dict[Key, list[Published]]:
-    """(dataset, backbone, method, epochs, column key) -> the published values of that column."""
-    out: dict[Key, list[Published]] = {}
-    for evaluator in EVALUATORS.values():
-        for column in evaluator.columns:
-            if column.published_metric:
-                for cell, rows in load(folder, column.published_metric).items():
-                    out[(*cell, column.key)] = rows
-    return out
+GENERATED = "ours is on generated corruptions (ImageNet-C parameters), not the released set"
 
 
-def reasons(cell: Cell, key: str, generated: bool) -> list[str]:
-    """Why `cell`'s value of column `key` must not be compared with its published value ([] = comparable)."""
-    if cell.primary is None:
-        return []
-    out = []
-    rule = cell.not_comparable_reason
-    if rule:
-        out.append(rule)
-    if key == "corruption" and generated:
-        out.append("ours is on generated corruptions (ImageNet-C parameters), not the released set")
-    evaluator = next(e for e in EVALUATORS.values() if any(c.key == key for c in e.columns))
+def robustness_job(job: Job, network: str) -> Job:
+    """The job as the robustness table reads it: the final checkpoint of `network` (the report
+    settings are not hashed, so the id stays the job's)."""
+    return replace(job, report=replace(job.report, reducer="final", network=network))
+
+
+def attach(cell: Cell, key: str, rows: list[PublishedLike], suites_dir: Path) -> None:
+    """The published rows of column `key` for `cell`, each with every reason it is not comparable."""
+    found = [(e, c) for e in EVALUATORS.values() for c in e.columns if c.key == key]
+    if not found or found[0][1].published_metric is None:  # mCE, or no published metric
+        return
+    evaluator, column = found[0]
+    attach_published(cell, rows, suites_dir, metric=column.published_metric)
     if evaluator.convention:
-        out.append(evaluator.convention)
-    return out
+        cell.verdicts = [[*why, evaluator.convention] for why in cell.verdicts]
+
+
+def mark_generated(cell: Cell) -> None:
+    """A corruption cell computed on a generated set is never compared with a released one."""
+    cell.verdicts = [[*why, GENERATED] for why in cell.verdicts]

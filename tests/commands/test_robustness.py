@@ -41,8 +41,8 @@ def run_dirs(project: Path) -> dict[str, Path]:
 
 
 def number(cell: str) -> float:
-    """The value of a table cell, without its rank marks and remarks ('**51.20** (n=1)' -> 51.2)."""
-    return float(re.search(r"-?\d+\.\d+", cell).group())
+    """The value of a table cell, without its rank marks and remarks ('**51.2** (n=1 of 2)' -> 51.2)."""
+    return float(re.search(r"-?\d+(\.\d+)?", cell).group())
 
 
 def table_row(markdown: str, method: str) -> list[str]:

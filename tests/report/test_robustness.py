@@ -26,8 +26,8 @@ PUBLISHED = """table,dataset,backbone,method,epochs,metric,value,reducer,network
 Paper T3,cifar100,resnet18,adautomix,200,top1,81.55,unknown,unknown,primary,Paper,Table 3,found: fixture,,
 Paper T3,cifar100,resnet18,adautomix,200,top1_corruption,51.44,unknown,unknown,primary,Paper,Table 3,found: fixture,,
 Paper T3,cifar100,resnet18,adautomix,200,fgsm_error,75.66,unknown,unknown,primary,Paper,Table 3,found: fixture,,
-Paper T3,cifar100,resnet18,vanilla,200,top1,78.00,final,online,primary,Paper,Table 3,found: fixture,,
-Paper T3,cifar100,resnet50,vanilla,200,top1_corruption,48.00,final,online,primary,Paper,Table 3,found: fixture,,
+Paper T3,cifar100,resnet18,vanilla,200,top1,78.00,final,online,primary,Paper,Table 3,found: fixture,fab,
+Paper T3,cifar100,resnet50,vanilla,200,top1_corruption,48.00,final,online,primary,Paper,Table 3,found: fixture,fab,
 """
 
 
@@ -49,7 +49,7 @@ def record(top1: float, ece: float, fgsm: float, source: str = "CIFAR-100-C (rel
 def fabricate(project: Path, settings: Settings, stores: dict) -> list:
     """spec.json and robustness.json for every job of SUITE; `stores[(method, seed)]` is
     {network: record(...)} or None (no robustness.json)."""
-    jobs = suite_mod.expand(suite_mod.load(write_suite(project, SUITE)))
+    jobs = suite_mod.expand(suite_mod.load(write_suite(project, SUITE, "fab.yaml")))
     entries = []
     for job in jobs:
         run_dir = job.run_dir(settings.runs_root)
@@ -63,6 +63,13 @@ def fabricate(project: Path, settings: Settings, stores: dict) -> list:
             safe_io.write_json(run_dir / STORE, {"run_id": job.id, "version": 1, "evaluations": evaluations})
         entries.append((job, run_dir))
     return entries
+
+
+def collect(entries: list, published: Path, **kw):
+    """The robustness cells, with the published table of `published` and the project's suites."""
+    from bench.published import table
+
+    return report.collect(entries, table.load(published), published.parent.parent / "suites", **kw)
 
 
 def row(markdown: str, method: str, table: int = 0) -> list[str]:
@@ -96,8 +103,8 @@ def test_the_reported_network_is_declared_before_testing_never_the_better_scorin
             ("adautomix", 1): learned,
         },
     )
-    collected = report.collect(entries, published)
-    text = report.markdown(collected, title="t", source_note="", seeds=2)
+    collected = collect(entries, published)
+    text = report.markdown(collected, title="t", source_note="")
     ada = row(text, "AdAutoMix")
     assert ada[1] == "ema"  # the first of ema|ema_mix although ema_mix has the better clean top-1
     header = next(line for line in text.splitlines() if line.startswith("| Method |")).split("|")
@@ -128,15 +135,18 @@ def test_published_values_are_compared_only_by_the_shared_rule_and_each_reason_i
             for s in (0, 1)
         },
     )
-    text = report.markdown(report.collect(entries, published), title="t", source_note="", seeds=2)
+    text = report.markdown(collect(entries, published), title="t", source_note="")
     ada, vanilla = row(text, "AdAutoMix"), row(text, "Vanilla")
     assert ada[3] == "81.55" and ada[4].startswith("n/c")  # clean: the rule's reducer/network
     assert ada[9] == "75.66" and ada[10].startswith("n/c")  # FGSM: the convention too
-    assert "reducer differs (ours final, published unknown)" in text
+    assert "the source does not state its reducer; the source does not state its network" in text
+    assert "no reference cell: no paper suite states how cifar100 · resnet18 · adautomix · 200 ep" in text
     assert "FGSM convention differs" in text
     assert vanilla[3] == "78.00" and vanilla[4] == "+2.00"  # same cell, reducer and network: a Δ
     assert vanilla[6] == "—"  # Table 3's ResNet-50 corruption value is another cell's
-    reference = "\n".join(report.published_reference(report.collect(entries, published), published))
+    from bench.published import table
+
+    reference = "\n".join(report.published_reference(collect(entries, published), table.load(published)))
     assert "| Paper T3 | CIFAR-100 · ResNet-50 · 200 epochs | Vanilla | — | 48.00 | — |" in reference
 
 
@@ -154,14 +164,12 @@ def test_failed_unevaluated_and_mixed_source_runs_are_shown_as_such(
         },
     )
     failed = {entries[2][1]: "checkpoint does not fit"}
-    text = report.markdown(
-        report.collect(entries, published, errors=failed), title="t", source_note="", seeds=2
-    )
+    text = report.markdown(collect(entries, published, errors=failed), title="t", source_note="")
     vanilla, ada = row(text, "Vanilla"), row(text, "AdAutoMix")
     assert vanilla[5] == "mixed sources (see CSV)"  # never average a released set with a generated one
     assert ada[2] == "error (1 failed, 1 not evaluated)"
     assert "Failed evaluations" in text and "checkpoint does not fit" in text
-    csv_text = report.csv_text(report.collect(entries, published, errors=failed))
+    csv_text = report.csv_text(collect(entries, published, errors=failed))
     assert "checkpoint does not fit" in csv_text and re.search(
         r"vanilla,cifar100,resnet18,200,1.0,online,True,clean,2", csv_text
     )
