@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,11 +144,21 @@ def _add_run(out: RobustnessCells, job: Job, run_dir: Path, error: str | None, b
         for key in KEYS:
             value = _mce(evaluations, name, baseline) if key == MCE.key else _value(evaluations, key, name)
             for target in [every, row] if name == network else [every]:
-                if value is not None:
-                    target[key].values.append(value)
-                    target[key].seeds.append(job.seed)
-                    target[key].networks_used.append(name)
-                    target[key].test_images += [int(images)] if images else []
+                _add_value(target[key], job.seed, name, value, images)
+
+
+def _add_value(cell: Cell, seed: int, network: str, value: Any, images: Any) -> None:
+    """One seed's stored number into its cell; a value that is not a finite number makes the seed
+    invalid (shown, never averaged or ranked)."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        cell.invalid.append(f"seed {seed}: {network}'s value is {value!r} in robustness.json")
+        return
+    cell.values.append(float(value))
+    cell.seeds.append(seed)
+    cell.networks_used.append(network)
+    cell.test_images += [int(images)] if isinstance(images, int) and images > 0 else []
 
 
 def _baseline_dir(job: Job, entries: list[tuple[Job, Path]], baseline: str) -> Path | None:
@@ -201,9 +212,14 @@ def _marks(cells: list[Cell], higher_is_better: bool, digits: int) -> dict[str, 
 def _shown(cell: Cell, mark: str, digits: int) -> str:
     """The leaderboard's cell text, where a seed without a record was 'not evaluated'."""
     if cell.mean is None:
-        parts = [f"{len(cell.errors)} failed"] if cell.errors else []
-        parts += [f"{len(cell.missing)} not evaluated"] if cell.missing else []
-        return ("error" if cell.errors else "—") + (f" ({', '.join(parts)})" if parts else "")
+        counts = [
+            (len(cell.errors), "failed"),
+            (len(cell.invalid), "invalid"),
+            (len(cell.missing), "not evaluated"),
+        ]
+        parts = [f"{n} {what}" for n, what in counts if n]
+        head = "failed" if cell.errors else "invalid" if cell.invalid else "—"
+        return head + (f" ({', '.join(parts)})" if parts else "")
     return _measured(cell, mark, digits).replace("not run", "not evaluated")
 
 

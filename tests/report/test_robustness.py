@@ -167,9 +167,34 @@ def test_failed_unevaluated_and_mixed_source_runs_are_shown_as_such(
     text = report.markdown(collect(entries, published, errors=failed), title="t", source_note="")
     vanilla, ada = row(text, "Vanilla"), row(text, "AdAutoMix")
     assert vanilla[5] == "mixed sources (see CSV)"  # never average a released set with a generated one
-    assert ada[2] == "error (1 failed, 1 not evaluated)"
+    assert ada[2] == "failed (1 failed, 1 not evaluated)"
     assert "Failed evaluations" in text and "checkpoint does not fit" in text
     csv_text = report.csv_text(collect(entries, published, errors=failed))
     assert "checkpoint does not fit" in csv_text and re.search(
         r"vanilla,cifar100,resnet18,200,1.0,online,True,clean,2", csv_text
     )
+
+
+def test_a_value_that_is_not_a_finite_number_is_invalid_never_averaged_or_ranked(
+    project: Path, settings: Settings, published: Path
+) -> None:
+    nan = record(70.0, float("nan"), 80.0)
+    entries = fabricate(
+        project,
+        settings,
+        {
+            ("vanilla", 0): {"online": nan},
+            ("vanilla", 1): {"online": record(71.0, 4.0, 81.0)},
+            ("adautomix", 0): {"ema": record(72.0, 6.0, 82.0)},
+            ("adautomix", 1): {"ema": record(73.0, 7.0, 83.0)},
+        },
+    )
+    text = report.markdown(collect(entries, published), title="t", source_note="")
+    header = [
+        c.strip()
+        for c in next(line for line in text.splitlines() if line.startswith("| Method |")).split("|")
+    ]
+    ece = header.index("ECE ↓") - 1
+    vanilla, ada = row(text, "Vanilla"), row(text, "AdAutoMix")
+    assert vanilla[ece] == "4.00 (n=1 of 2, 1 invalid)"  # the NaN seed is counted, not averaged
+    assert "**" not in ada[ece] and "<u>" not in ada[ece]  # an incomplete column is not ranked
