@@ -193,6 +193,7 @@ def run(args: argparse.Namespace) -> int:
         origin=suite.path if suite else " ".join(args.targets),
         force=args.force,
         executor=args.executor,
+        trained_only=suite is not None,
     )
     return 1 if failed or unreadable else 0
 
@@ -242,18 +243,27 @@ def evaluate_and_report(
     origin: str,
     force: bool = False,
     executor: str | None = None,
+    trained_only: bool = False,
 ) -> dict[Path, str]:
-    """Evaluate every (job, run folder) on the executor, then write the report; returns run folder
-    -> error for the failures."""
+    """Evaluate every (job, run folder) on the executor, then write the report (every entry has its
+    row); returns run folder -> error for the failures. `trained_only` (a suite's jobs): jobs that
+    have not finished training are left out of the evaluation and shown as not evaluated."""
+    from bench import records
     from bench.evaluate.task import evaluate_runs
     from bench.report import robustness as report
 
+    chosen = [(j, d) for j, d in entries if records.is_finished(d, j)] if trained_only else entries
     out.print(
-        f"robustness ({', '.join(config.evaluators)}) of {plural(len(entries), 'run')}, "
+        f"robustness ({', '.join(config.evaluators)}) of {plural(len(chosen), 'run')}, "
         f"executor {executor or settings.run.executor}"
     )
+    if len(chosen) < len(entries):
+        out.print(
+            f"{plural(len(entries) - len(chosen), 'job')} of the suite {'has' if len(entries) - len(chosen) == 1 else 'have'} "
+            "not finished training: not evaluated (`bench status` shows where they are)"
+        )
     summary = evaluate_runs(
-        entries, config, settings, EvaluationEvents(len(entries)), executor=executor, force=force
+        chosen, config, settings, EvaluationEvents(len(chosen)), executor=executor, force=force
     )
     if summary.stored:
         held = plural(len(summary.stored), "run")

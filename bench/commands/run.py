@@ -160,11 +160,15 @@ def _robustness(suite: Any, settings: Any, jobs: list[Any], executor: str | None
         return False
     from bench import records
     from bench.commands.robustness import evaluate_and_report, report_name
-    from bench.runner import split_finished
 
-    finished, _ = split_finished(jobs, settings)
-    entries = [(job, records.locate(job, settings.runs_root)) for job in finished]
+    entries = [(job, records.locate(job, settings.runs_root)) for job in jobs]
     failures = evaluate_and_report(
-        entries, config, settings, name=report_name(suite), origin=suite.path, executor=executor
+        entries,
+        config,
+        settings,
+        name=report_name(suite),
+        origin=suite.path,
+        executor=executor,
+        trained_only=True,
     )
     return bool(failures)

@@ -219,3 +219,23 @@ def test_flags_that_cannot_be_read_name_the_flag(project: Path, capsys: pytest.C
     assert "--occlusion-ratios: cannot read '0,half' as comma-separated numbers" in capsys.readouterr().err
     assert bench("robustness", "suites/tiny.yaml", "--occlusion", "--occlusion-ratios", "0,2") == 2
     assert "occlusion_ratios must be in [0, 1], got [0.0, 2.0]" in capsys.readouterr().err
+
+
+def test_a_suites_untrained_jobs_are_shown_as_not_evaluated_not_as_failures(
+    project: Path, capsys: pytest.CaptureFixture
+) -> None:
+    text = SYNTHETIC.replace("methods: [vanilla, mixup]", "methods: [vanilla]").replace(
+        "seeds: [0]", "seeds: [0, 1]"
+    )
+    write_suite(
+        project,
+        text.replace("robustness: {fgsm: true, corruption: true, ece: true, batch_size: 32}", ""),
+        "half.yaml",
+    )
+    assert bench("run", "suites/half.yaml", "--only", "seed=0") == 0
+    capsys.readouterr()
+    assert bench("robustness", "suites/half.yaml", "--fgsm") == 0
+    output = capsys.readouterr().out
+    assert "1 job of the suite has not finished training: not evaluated" in output and "[1/1]" in output
+    cells = table_row((project / "reports" / "rob-robustness.md").read_text(), "Vanilla")
+    assert cells[2].endswith("(n=1 of 2, 1 not evaluated)")
