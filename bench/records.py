@@ -72,6 +72,10 @@ def view_dir(job: Job, runs_root: Path) -> Path:
 
 def prepare(job: Job, runs_root: Path) -> Path:
     """The job's run folder, created if needed, with spec.json written if it is not there yet."""
+    if (
+        getattr(job, "kind", "") == "evaluation"
+    ):  # an EvaluationJob: its folder is inside the run it evaluates
+        return job.prepare()  # type: ignore[attr-defined]
     folder = job.run_dir(runs_root)
     safe_io.make_folder(Path(runs_root) / STORE)
     safe_io.make_folder(folder)

@@ -152,20 +152,27 @@ def run(args: argparse.Namespace) -> int:
         err.print(
             f"[red]failed[/] {escape(labels.get(record.id, record.label))}: {escape(str(record.error))}"
         )
-    robustness_failed = _robustness(suite, settings, jobs)
+    robustness_failed = _robustness(suite, settings, jobs, args.executor)
     return 1 if summary.failed or robustness_failed else 0
 
 
-def _robustness(suite: Any, settings: Any, jobs: list[Any]) -> bool:
-    """The suite's robustness section, on the jobs that finished; True if an evaluation failed."""
+def _robustness(suite: Any, settings: Any, jobs: list[Any], executor: str | None) -> bool:
+    """The suite's robustness section, on the jobs that finished, on the same executor as the
+    training; True if an evaluation failed."""
     config = suite.data.robustness
     if config is None or not config.evaluators:
         return False
     from bench import records
-    from bench.commands.robustness import evaluate_and_report
-    from bench.runner import split_finished
+    from bench.commands.robustness import evaluate_and_report, report_name
 
-    finished, _ = split_finished(jobs, settings)
-    name = f"{suite.name}-robustness" + (f"-scale{suite.scale:g}" if suite.scale < 1 else "")
-    entries = [(job, records.locate(job, settings.runs_root)) for job in finished]
-    return bool(evaluate_and_report(entries, config, settings, name=name, origin=suite.path))
+    entries = [(job, records.locate(job, settings.runs_root)) for job in jobs]
+    failures = evaluate_and_report(
+        entries,
+        config,
+        settings,
+        name=report_name(suite),
+        origin=suite.path,
+        executor=executor,
+        trained_only=True,
+    )
+    return bool(failures)

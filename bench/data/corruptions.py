@@ -7,11 +7,12 @@ or a set generated with the imagecorruptions functions where no release exists.
   memory-mapped, so a batch is one contiguous read and the 2.9 GB never sit in memory at once.
 * Tiny-ImageNet-C (zenodo 2536630) / ImageNet-C (zenodo 2235448): JPEGs in
   `<corruption>/<severity>/<wnid>/<image>`; classes are the wnids in sorted order (ImageFolder).
-* Generated: for a dataset with no release, the 19 corruptions at 5 severities are applied to its
-  test split with `imagecorruptions` (the maintained fork imagecorruptions-imaug), seeded per image,
-  and cached in the CIFAR-C `.npy` format. Its parameters are the ImageNet-C constants in absolute
-  pixels, far harsher on small images than CIFAR-C's, so such results are labelled
-  "generated (ImageNet-C parameters)" and never compared with a released set.
+* Generated (bench/data/corruptions_generated.py): for a dataset with no release, the 19 corruptions
+  at 5 severities are applied to its test split with `imagecorruptions` (the maintained fork
+  imagecorruptions-imaug), seeded per image, checked, and cached in the CIFAR-C `.npy` format. Its
+  parameters are the ImageNet-C constants in absolute pixels, far harsher on small images than
+  CIFAR-C's, so such results are labelled "generated (ImageNet-C parameters)" and never compared
+  with a released set.
 
 15 corruptions are the benchmark ("common"); the 4 extra were held out for validation in the paper.
 AdAutoMix/OpenMixup pool all 19 × 5; RobustBench averages the 15 main × 5.
@@ -19,7 +20,6 @@ AdAutoMix/OpenMixup pool all 19 × 5; RobustBench averages the 15 main × 5.
 
 from __future__ import annotations
 
-import hashlib
 import queue
 import threading
 from collections.abc import Iterable, Iterator
@@ -30,7 +30,6 @@ from typing import Any
 
 import numpy as np
 
-from bench import safe_io
 from bench.data.base import DataError
 
 MAIN = (
@@ -53,9 +52,6 @@ MAIN = (
 EXTRA = ("speckle_noise", "gaussian_blur", "spatter", "saturate")
 ALL = MAIN + EXTRA
 SEVERITIES = (1, 2, 3, 4, 5)
-GENERATED_LABEL = "generated (ImageNet-C parameters)"
-MIN_GENERATED_SIZE = 32  # imagecorruptions refuses smaller images
-GENERATION_SCHEME = 1  # bump when the generated images change (seeding, padding): results stop matching
 
 
 @dataclass(frozen=True)
@@ -232,90 +228,6 @@ def release(
             f"{rel.title}: evaluating a test subset (test_fraction < 1) is only supported for .npy releases"
         )
     return FolderCorruptions(folder, source=rel.title, classes=classes)
-
-
-# --- generated sets --------------------------------------------------------------------------
-
-
-def generated(images: np.ndarray, labels: np.ndarray, cache: Path, seed: int) -> NpyCorruptions:
-    """The 19 × 5 corruptions of `images` (uint8 NCHW), generated once into `cache` and memory-mapped.
-
-    Each image gets its own seed from (seed, corruption, severity, index), so the set is the same on
-    every machine and a partial generation resumes corruption by corruption. Images below 32 px are
-    reflect-padded to 32 px, corrupted and cropped back (imagecorruptions' minimum size), which keeps
-    the per-pixel parameters (noise level, blur radius) those of ImageNet-C.
-    """
-    import importlib.metadata
-
-    try:
-        import imagecorruptions
-    except ImportError:
-        raise DataError(
-            "generated corruptions need imagecorruptions: pip install 'mixup-bench[robustness]' "
-            "(the maintained fork imagecorruptions-imaug)"
-        ) from None
-    version = _version(importlib.metadata, ("imagecorruptions-imaug", "imagecorruptions"))
-    shape = str(images.shape).encode()
-    digest = hashlib.sha256(shape + images.tobytes() + labels.astype(np.int64).tobytes()).hexdigest()[:16]
-    folder = cache / f"{digest}-seed{seed}-v{GENERATION_SCHEME}-{version.replace(' ', '_')}"
-    pad = max(0, -(-(MIN_GENERATED_SIZE - min(images.shape[2:])) // 2))  # per side, so both sides reach 32 px
-    notes = {
-        "generator": version,
-        "seed": seed,
-        "scheme": GENERATION_SCHEME,
-        "images": len(images),
-        "image_size": list(images.shape[2:]),
-        "padding": f"reflect-padded by {pad} px per side to reach 32 px, cropped back after corrupting"
-        if pad
-        else None,
-        "clean_sha256_16": digest,
-    }
-    safe_io.write_json(folder / "source.json", notes)
-    hwc = np.ascontiguousarray(images.transpose(0, 2, 3, 1))
-    if not (folder / "labels.npy").exists():
-        _save(
-            folder / "labels.npy",
-            np.tile(labels.astype(np.uint8 if labels.max() < 256 else np.int64), len(SEVERITIES)),
-        )
-    state = np.random.get_state()  # the package draws from numpy's global RNG: leave it as we found it
-    try:
-        for number, name in enumerate(ALL):
-            if not (folder / f"{name}.npy").exists():
-                _save(
-                    folder / f"{name}.npy",
-                    _corrupt_all(imagecorruptions.corrupt, hwc, name, number, seed, pad),
-                )
-    finally:
-        np.random.set_state(state)
-    return NpyCorruptions(folder, source=GENERATED_LABEL, generated=True, notes=notes)
-
-
-def _corrupt_all(corrupt, hwc: np.ndarray, name: str, number: int, seed: int, pad: int) -> np.ndarray:
-    n, h, w, _ = hwc.shape
-    out = np.empty((len(SEVERITIES) * n, h, w, 3), dtype=np.uint8)
-    seeded = name in ("glass_blur", "impulse_noise")  # these two take a seed instead of the global RNG
-    for s in SEVERITIES:
-        for i in range(n):
-            image_seed = int(np.random.SeedSequence([seed, number, s, i]).generate_state(1)[0])
-            np.random.seed(image_seed)
-            image = np.pad(hwc[i], ((pad, pad), (pad, pad), (0, 0)), mode="reflect") if pad else hwc[i]
-            kwargs = {"seed": image_seed} if seeded else {}
-            result = np.asarray(corrupt(image, severity=s, corruption_name=name, **kwargs), dtype=np.uint8)
-            out[(s - 1) * n + i] = result[pad : pad + h, pad : pad + w] if pad else result
-    return out
-
-
-def _save(path: Path, array: np.ndarray) -> None:
-    safe_io.atomic_write(path, lambda f: np.save(f, array, allow_pickle=False), mode="wb")
-
-
-def _version(metadata, names: Iterable[str]) -> str:
-    for name in names:
-        try:
-            return f"{name} {metadata.version(name)}"
-        except metadata.PackageNotFoundError:
-            continue
-    return "imagecorruptions unknown"
 
 
 # --- reading ahead ---------------------------------------------------------------------------

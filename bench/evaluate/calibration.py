@@ -18,10 +18,15 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from bench import safe_io
+
+if TYPE_CHECKING:
+    from bench.evaluate.config import EceSettings
+    from bench.evaluate.context import EvaluationContext
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,23 @@ def calibration(confidences: torch.Tensor, correct: torch.Tensor, n_bins: int = 
     return Calibration(100 * (over + under), 100 * over, 100 * under, n, bins)
 
 
+def adautomix_sorted_ece(confidences: torch.Tensor, correct: torch.Tensor, n_bins: int = 10) -> float:
+    """The AdAutoMix code's `ece_score` (openmixup/datasets/classification.py), for reference
+    only, in percent: per-bin accuracy and mean confidence over the same right-closed bins, then
+    the two arrays each sorted on their own (empty bins count as 0) and paired with the unsorted
+    bin counts. It is not a calibration error: a model under-confident in every bin can score 0."""
+    conf = confidences.double().flatten().cpu()
+    hit = correct.double().flatten().cpu()
+    edges = torch.arange(n_bins + 1, dtype=torch.float64) / n_bins
+    index = torch.bucketize(conf, edges[1:-1], right=False)
+    count = torch.bincount(index, minlength=n_bins).double()
+    filled = count.clamp(min=1)
+    accuracy = torch.bincount(index, weights=hit, minlength=n_bins) / filled
+    confidence = torch.bincount(index, weights=conf, minlength=n_bins) / filled
+    gaps = (accuracy.sort().values - confidence.sort().values).abs()
+    return float(100 * (count * gaps).sum() / count.sum())
+
+
 def reliability_diagram(panels: dict[str, Calibration], path: Path, title: str) -> None:
     """One panel per network: accuracy per confidence bin against the diagonal, bin counts below."""
     import matplotlib
@@ -141,3 +163,26 @@ def reliability_diagram(panels: dict[str, Calibration], path: Path, title: str) 
     fig.savefig(buffer, format="png", dpi=130)
     plt.close(fig)
     safe_io.atomic_write(path, lambda f: f.write(buffer.getvalue()), mode="wb")
+
+
+DIAGRAM = "reliability.png"  # in the run folder
+
+
+def evaluate(context: EvaluationContext, settings: EceSettings) -> dict[str, dict[str, Any]]:
+    """The ece evaluator (bench/evaluate/config.py): ECE of every network, and one reliability
+    diagram per run with a panel per network."""
+    panels = {
+        name: calibration(conf, hit, settings.ece_bins)
+        for name, (conf, hit) in context.predictions(settings.batch_size).items()
+    }
+    job = context.run.job
+    title = f"{job.label}: test split, {settings.ece_bins} bins"
+    reliability_diagram(panels, context.run_dir / DIAGRAM, title)
+    sorted_ece = {
+        name: adautomix_sorted_ece(conf, hit, settings.ece_bins)
+        for name, (conf, hit) in context.predictions(settings.batch_size).items()
+    }
+    return {
+        name: {**cal.to_record(), "ece_adautomix_sorted": sorted_ece[name], "diagram": DIAGRAM}
+        for name, cal in panels.items()
+    }

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from bench.runtime import Runtime
+
+if TYPE_CHECKING:
+    from bench.evaluate.config import CleanSettings
+    from bench.evaluate.context import EvaluationContext
 
 
 @torch.no_grad()
@@ -24,3 +29,11 @@ def top1(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
         total += labels.numel()
     model.train(was_training)
     return 100.0 * correct.item() / max(total, 1)
+
+
+def evaluate(context: EvaluationContext, settings: CleanSettings) -> dict[str, dict[str, Any]]:
+    """The clean evaluator (bench/evaluate/config.py): top-1 of every network on the test split."""
+    return {
+        name: {"top1": 100.0 * float(hit.float().mean()), "n": int(hit.numel())}
+        for name, (_, hit) in context.predictions(settings.batch_size).items()
+    }

@@ -13,14 +13,29 @@ aggregate is computed from them under an explicit name:
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from bench.data.corruptions import ALL, MAIN, SEVERITIES, CorruptionSet, prefetch
+from bench.data.base import DataError, ImageSet, subset_indices
+from bench.data.corruptions import (
+    ALL,
+    MAIN,
+    RELEASES,
+    SEVERITIES,
+    CorruptionSet,
+    describe,
+    prefetch,
+    release,
+)
+from bench.data.corruptions_generated import generated
+from bench.evaluate.config import CorruptionSettings
+
+if TYPE_CHECKING:
+    from bench.evaluate.context import EvaluationContext
 
 Cells = dict[str, dict[str, dict[str, float]]]  # corruption -> severity ("1".."5") -> correct, total, top1
 
@@ -62,9 +77,14 @@ def _host(cset: CorruptionSet, batch_size: int, pin: bool):
 
 @torch.no_grad()
 def evaluate(
-    networks: dict[str, nn.Module], cset: CorruptionSet, batch_size: int, device: torch.device
+    networks: dict[str, nn.Module],
+    cset: CorruptionSet,
+    batch_size: int,
+    device: torch.device,
+    advance: Callable[[], None] = lambda: None,
 ) -> dict[str, Cells]:
-    """network -> cells; every batch is read once (in a background thread) and fed to every network."""
+    """network -> cells; every batch is read once (in a background thread) and fed to every network;
+    `advance` is called after each batch."""
     cells = [(c, s) for c in cset.corruptions for s in SEVERITIES]
     correct = {name: torch.zeros(len(cells), dtype=torch.long, device=device) for name in networks}
     total = np.zeros(len(cells), dtype=np.int64)
@@ -74,6 +94,7 @@ def evaluate(
         for name, net in networks.items():
             correct[name].index_add_(0, k, (net(x).argmax(dim=1) == y).long())
         total += np.bincount(cell.numpy(), minlength=len(cells))
+        advance()
     out: dict[str, Cells] = {name: {} for name in networks}
     for name in networks:
         hits = correct[name].cpu().tolist()
@@ -114,3 +135,70 @@ def mce(cells: Cells, baseline: Cells) -> float | None:
             return None
         ratios.append(ours / theirs)
     return 100.0 * statistics.fmean(ratios)
+
+
+# --- the corruption evaluator ----------------------------------------------------------------------
+
+
+def evaluate_run(context: EvaluationContext, settings: CorruptionSettings) -> dict[str, dict[str, Any]]:
+    """The corruption evaluator (bench/evaluate/config.py): every cell, the aggregates, and what
+    the numbers were computed on (release or generated set, with its generation record)."""
+    kind = source_kind(context.run.job.dataset, settings.corruption_source)
+    cset = corruption_set(context, settings.seed, kind)
+    batches = -(-len(cset.corruptions) * len(SEVERITIES) * cset.cell_size // settings.batch_size)
+    with context.progress("corruption", batches) as bar:
+        cells = evaluate(context.networks, cset, settings.batch_size, context.device, bar.advance)
+    about = describe(cset)
+    return {name: {**aggregates(c), "cells": c, **about} for name, c in cells.items()}
+
+
+def source_kind(dataset: str, source: str) -> str:
+    """'release' or 'generated': auto takes the release where one is known for the dataset."""
+    if source == "auto":
+        return "release" if dataset in RELEASES else "generated"
+    return source
+
+
+def corruption_set(context: EvaluationContext, seed: int, kind: str) -> CorruptionSet:
+    """The run's corrupted test split: the same images (and subset) as its clean test split."""
+    run, test = context.run, context.test
+    if kind == "release":
+        cset = _release_for(context)
+    else:
+        cache = context.settings.cache_dir / "corruptions" / run.job.dataset
+        cset = generated(test.images.numpy(), test.labels.numpy(), cache, seed)
+    shape = getattr(cset, "image_shape", None)
+    if shape is not None and tuple(shape) != tuple(test.images.shape[2:]):
+        raise DataError(
+            f"{cset.source}: images are {shape[0]}x{shape[1]} px but run {run.run_dir} takes "
+            f"{test.images.shape[2]}x{test.images.shape[3]} px"
+        )
+    return cset
+
+
+def _release_for(context: EvaluationContext) -> CorruptionSet:
+    job, test = context.run.job, context.test
+    if job.dataset not in RELEASES:
+        raise DataError(
+            f"no released corrupted test set is known for dataset {job.dataset!r} (known: {', '.join(RELEASES)}); "
+            "use corruption_source 'generated' (--corruption-source generated)"
+        )
+    fraction = job.recipe.test_fraction
+    full = context.run.dataset.split_sizes.get("test", len(test))
+    indices = None if fraction >= 1 else subset_indices(full, fraction).numpy()
+    cset = release(job.dataset, context.settings.data_root, indices=indices, classes=test.classes)
+    _check_labels(cset, test, indices, job.dataset)
+    return cset
+
+
+def _check_labels(cset: CorruptionSet, test: ImageSet, indices: np.ndarray | None, dataset: str) -> None:
+    labels = getattr(cset, "labels", None)
+    if labels is None:  # a folder release: labels are its class folders
+        return
+    # a .npy release repeats the test labels in every severity block
+    first = labels[: cset.block] if indices is None else labels[indices]  # type: ignore[attr-defined]
+    if len(first) != len(test) or not np.array_equal(first.astype(np.int64), test.labels.numpy()):
+        raise DataError(
+            f"{cset.source}: labels.npy does not match the labels of {dataset}'s test split "
+            "(a different dataset's corrupted set?)"
+        )

@@ -73,7 +73,7 @@ class SlurmTask:
 
     def __call__(self, run_dir: str) -> str:
         settings = schema.build(Settings, self.settings)
-        job = records.read_spec(Path(run_dir))
+        job = worker.load(Path(run_dir))
         _link_slurm_logs(Path(run_dir))
         cpus = int(os.environ.get("SLURM_CPUS_PER_TASK", "0"))
         if cpus:  # torch would otherwise use every core of the node, not the task's share

@@ -34,6 +34,7 @@ from bench.settings import Settings
 OK, FAILED, BUSY, DONE_ELSEWHERE = 0, 1, 75, 76  # 75: EX_TEMPFAIL, "try again later"
 NO_SPACE = 77  # the job failed on a full disk and its result could not be written
 SUBMITTED = records.SUBMITTED  # written by the Slurm executor while a job waits in the queue
+EVALUATION_FOLDER = "evaluation"  # an EvaluationJob's folder, inside the run folder it evaluates
 
 
 @dataclass
@@ -46,6 +47,8 @@ class Outcome:
 def execute(job: Job, settings: Settings, *, echo: bool = False, on_epoch: Any = None) -> Outcome:
     """Run `job` under its folder's lock; never two processes on one job. A run folder bench
     cannot write safely (a record that is a link or a folder, a full disk) is the job's error."""
+    if not isinstance(job, Job):  # an evaluation of a finished run (bench/evaluate/task.py)
+        return _evaluation(job, settings, echo)
     try:
         run_dir = records.prepare(job, settings.runs_root)
         lock = locks.JobLock(run_dir)
@@ -82,6 +85,37 @@ def execute(job: Job, settings: Settings, *, echo: bool = False, on_epoch: Any =
     return Outcome(NO_SPACE if safe_io.says_full(result.error) else FAILED, result)
 
 
+def _evaluation(task: Any, settings: Settings, echo: bool) -> Outcome:
+    """An EvaluationJob, under its own folder's lock like a training job (two evaluations of one
+    run never run at once); the numbers go to the run folder's robustness.json."""
+    try:
+        folder = records.prepare(task, settings.runs_root)
+        lock = locks.JobLock(folder)
+        acquired = lock.acquire()
+    except (BenchError, OSError) as exc:
+        return refused(task, exc)
+    if not acquired:
+        holder = locks.probe(folder)
+        return Outcome(
+            BUSY, reason=f"running in another process ({holder.describe() if holder else 'just now'})"
+        )
+    try:
+        records.remove(folder, records.RESULT, records.SUBMITTED)
+        result = task.execute(settings, echo=echo)
+    finally:
+        lock.release()
+    return Outcome(OK if result.ok else FAILED, result)
+
+
+def load(run_dir: Path) -> Any:
+    """What a worker runs, from the folder's spec.json: a training Job, or an EvaluationJob."""
+    if run_dir.name == EVALUATION_FOLDER:
+        from bench.evaluate.task import EvaluationJob
+
+        return EvaluationJob.load(run_dir)
+    return records.read_spec(run_dir)
+
+
 def refused(job: Job, exc: Exception) -> Outcome:
     """The outcome of a job whose folder cannot be written: an error result, kept in memory only."""
     if safe_io.is_full(exc):
@@ -96,7 +130,7 @@ def main(run_dir: str) -> int:
     """`python -m bench _worker RUN_DIR`: the process the local executor starts for one job."""
     signals.die_with_parent()
     settings = schema.build(Settings, json.loads(os.environ["BENCH_SETTINGS_JSON"]))
-    job = records.read_spec(Path(run_dir))
+    job = load(Path(run_dir))
     threads = os.environ.get("BENCH_THREADS")
     if threads and job.gpus == 1:  # ranks of a multi-GPU job set their own
         import torch
@@ -132,16 +166,17 @@ def tail(path: Path, lines: int = 15) -> str:
 
 def failure_record(job: Job, run_dir: Path, what: str, started: float, log: Path) -> Result:
     """The error result of a job whose process died: what died, how far it got, its log's end."""
-    epochs = records.count_metrics(run_dir)
+    if isinstance(job, Job):
+        epochs = records.count_metrics(run_dir)
+        lost = f"after epoch {epochs}/{job.recipe.epochs} without writing its result; run again to resume from its last checkpoint"
+    else:
+        lost = "without writing its result; run again (every evaluation it stored is kept)"
     return Result(
         id=job.id,
         suite=job.suite,
         label=job.method,
         status="error",
-        error=(
-            f"{what} after epoch {epochs}/{job.recipe.epochs} without writing its result; run again to "
-            f"resume from its last checkpoint. Last lines of {log}:\n{tail(log)}"
-        ),
+        error=f"{what} {lost}. Last lines of {log}:\n{tail(log)}",
         wall_seconds=round(time.time() - started, 3),
     )
 
@@ -165,7 +200,10 @@ def record_if_free(job: Job, run_dir: Path, record: Result) -> bool:
     try:
         if not lock.acquire():
             return False
-        if records.is_finished(run_dir, job):
+        if isinstance(job, Job) and records.is_finished(run_dir, job):
+            return False
+        written = records.read_result(run_dir)
+        if not isinstance(job, Job) and isinstance(written, Result) and written.id == job.id and written.ok:
             return False
         records.write_result(run_dir, record)
         return True

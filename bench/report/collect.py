@@ -310,8 +310,9 @@ def published_rows(settings: Settings) -> list[PublishedLike]:
     return [row for row in table.load(settings.published_dir) if not OTHER_RECIPES.search(row.table)]
 
 
-def attach_published(cell: Cell, rows: list[PublishedLike], suites_dir: Path) -> None:
-    """The cell's top-1 rows, each with its reasons (over every seed's job), comparable first."""
+def attach_published(cell: Cell, rows: list[PublishedLike], suites_dir: Path, metric: str = TOP1) -> None:
+    """The cell's rows of `metric` (top-1 for a leaderboard; the robustness table asks for its
+    columns' metrics), each with its reasons (over every seed's job), comparable first."""
     if not cell.jobs:
         return
     job = cell.jobs[0]
@@ -319,7 +320,7 @@ def attach_published(cell: Cell, rows: list[PublishedLike], suites_dir: Path) ->
     found = []
     for order, row in enumerate(rows):
         if (row.metric, row.dataset, row.backbone, row.method, row.epochs) != (
-            TOP1,
+            metric,
             cell.dataset,
             cell.backbone,
             method,

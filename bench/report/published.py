@@ -58,11 +58,12 @@ def method_key(name: str) -> str:
     return _alias_map("methods").get(_norm(name), _norm(name))
 
 
-def load(folder: Path) -> dict[tuple[str, str, str, int], list[Published]]:
-    """(dataset, backbone, method, epochs) in registry names -> published top-1 rows, primary first."""
+def load(folder: Path, metric: str = "top1") -> dict[tuple[str, str, str, int], list[Published]]:
+    """(dataset, backbone, method, epochs) in registry names -> published rows of `metric` (clean
+    top-1 by default; the robustness table asks for its columns' metrics), primary first."""
     table: dict[tuple[str, str, str, int], list[Published]] = {}
     rows = [
-        r for r in published_table.load(folder) if r.metric == "top1" and not OTHER_RECIPES.search(r.table)
+        r for r in published_table.load(folder) if r.metric == metric and not OTHER_RECIPES.search(r.table)
     ]
     for row in sorted(rows, key=lambda r: r.role != "primary"):  # stable: file order within a role
         differs = row.checks.get("differs")

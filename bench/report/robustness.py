@@ -1,21 +1,23 @@
 """The robustness table, shaped like AdAutoMix's Table 3 (Clean Acc ↑, Corruption Acc ↑, FGSM
 Error ↓), from the runs' `robustness.json`, with the published values beside ours.
 
-One table per (dataset, backbone, budget); rows are methods with the network the suite reports
-(as in the leaderboard), mean ± sample std over seeds. Extra columns appear when measured:
-Corr. Acc over the 15 main corruptions (RobustBench's aggregate), mCE against a named baseline,
-PGD and AutoAttack error, ECE. A second table lists every network a method reports (online, EMA
-teacher, ...). A published value is shown only for the same dataset and method, and a Δ only where
-it is comparable; otherwise a footnote says why (backbone, reducer or network not stated, FGSM
-convention, generated corruptions, reduced scale).
+It is the leaderboard's path with other columns: the rows are the leaderboard's `Cell`s (one per
+method and headline column of the evaluator table, bench/evaluate/config.py), the published values
+are the leaderboard's, a Δ is printed only where the leaderboard's comparability rule allows it
+(plus what only an evaluator knows: its convention differs from the paper's code, or its
+corrupted set is generated), and cells are rendered by the leaderboard's functions.
+
+One table per (dataset, backbone, budget, scale); rows are methods, with the network the
+leaderboard reports: the suite's declared one, or the method's. Where that names alternatives
+(`ema|ema_mix`), the first is reported, never the one that scores better on the test set; every
+network evaluated is in a second table. Mean ± sample std over seeds.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
-import statistics
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,420 +25,352 @@ from typing import Any
 
 from bench import records, registry, safe_io
 from bench.evaluate import corruption as corruption_mod
-from bench.evaluate.robustness import read_store
+from bench.evaluate.config import EVALUATORS, HeadlineColumn
+from bench.evaluate.store import read_store
 from bench.job import Job
-from bench.published import table as published_table
-from bench.published.table import PublishedRow
-from bench.report.collect import resolve_network
-from bench.report.leaderboard import _fmt
-from bench.report.published import registry_name
-
-# key -> (column title, evaluator, field in its record); the first three are the paper's table
-COLUMNS = {
-    "clean": ("Clean Acc ↑", "clean", "top1"),
-    "corruption": ("Corruption Acc ↑", "corruption", "cacc19"),
-    "fgsm": ("FGSM Error ↓", "fgsm", "error"),
-    "cacc15": ("Corr. Acc 15 ↑", "corruption", "cacc15"),
-    "mce": ("mCE ↓", "corruption", None),
-    "pgd": ("PGD Error ↓", "pgd", "error"),
-    "autoattack": ("AutoAttack Error ↓", "autoattack", "error"),
-    "ece": ("ECE ↓", "ece", "ece"),
-}
-PAPER = ("clean", "corruption", "fgsm")
-PUBLISHED_METRICS = {"top1": "clean", "top1_corruption": "corruption", "fgsm_error": "fgsm"}
-FGSM_CONVENTION = (
-    "FGSM convention differs: the AdAutoMix code adds the step to the normalised tensor and clamps "
-    "it to [0, 1] there (a weaker, distorted attack); ours steps ε in [0, 1] pixel space"
+from bench.report import robustness_notes, robustness_published
+from bench.report.collect import Cell, PublishedLike, resolve_network
+from bench.report.leaderboard import (
+    _delta,
+    _fmt,
+    _Footnotes,
+    _measured,
+    _published,
+    display_name,
+    rank_marks,
 )
+from bench.report.precision import decimals_of
+from bench.report.write import staged
+
+Group = tuple[str, str, int, float]  # dataset, backbone, budget epochs, scale
+COLUMNS: dict[str, tuple[str, HeadlineColumn]] = {
+    c.key: (e.name, c) for e in EVALUATORS.values() for c in e.columns
+}
+MCE = HeadlineColumn("mce", "mCE ↓", "mce", False)  # from two runs' corruption cells, not one record
+PAPER = [key for key, (_, c) in COLUMNS.items() if c.paper]
+KEYS = [*COLUMNS, MCE.key]
+CORRUPTION_KEYS = ("corruption", "cacc15", "mce")
 
 
-@dataclass(frozen=True)
-class PublishedValue:
-    value: float
-    source: str
-    backbone: str  # as the source writes it
-    reducer: str
-    network: str
-    notes: str
-
-
-def _robustness_rows(folder: Path) -> list[PublishedRow]:
-    """The published table's rows of robustness tables (those with a corruption or FGSM column):
-    their clean, corruption and FGSM values, for methods the registry knows."""
-    rows = published_table.load(folder)
-    tables = {r.table for r in rows if r.metric in ("top1_corruption", "fgsm_error")}
-    return [
-        r
-        for r in rows
-        if r.table in tables
-        and r.metric in PUBLISHED_METRICS
-        and registry_name("methods", r.method) is not None
-    ]
-
-
-def load_published(folder: Path) -> dict[tuple[str, str], dict[str, PublishedValue]]:
-    """(dataset, method) in registry names -> column key -> the published robustness value."""
-    table: dict[tuple[str, str], dict[str, PublishedValue]] = {}
-    for row in _robustness_rows(folder):
-        entry = PublishedValue(row.value, row.source, row.backbone, row.reducer, row.network, row.notes)
-        table.setdefault((row.dataset, row.method), {}).setdefault(PUBLISHED_METRICS[row.metric], entry)
-    return table
+def reported_network(job: Job) -> str:
+    """The network the robustness table reports for `job`: the leaderboard's (the suite's
+    `report.network`, else the method's primary network); of alternatives the first, which is
+    declared before any test score exists."""
+    return resolve_network(job).split("|")[0]
 
 
 @dataclass
-class Row:
-    method: str
-    method_name: str
-    dataset: str
-    backbone: str
-    epochs: int
-    scale: float
-    full_data: bool
-    network: str  # the reported network (may name alternatives, 'ema|ema_mix') or one network
-    values: dict[str, list[float]] = field(default_factory=dict)
-    seeds: list[int] = field(default_factory=list)
-    networks_used: list[str] = field(default_factory=list)
-    sources: set[str] = field(default_factory=set)  # corruption sources
-    generated: bool = False
-    settings: dict[str, set[str]] = field(default_factory=dict)  # evaluator -> distinct settings (JSON)
-    errors: list[str] = field(default_factory=list)
-    missing: list[int] = field(default_factory=list)  # seeds with no robustness record
-    published: dict[str, PublishedValue] = field(default_factory=dict)
+class RobustnessCells:
+    """Cells by (group, method label) and column key; `every` also by network."""
 
-    def mean(self, key: str) -> float | None:
-        values = self.values.get(key, [])
-        return statistics.fmean(values) if values else None
-
-    def std(self, key: str) -> float | None:
-        values = self.values.get(key, [])
-        return statistics.stdev(values) if len(values) > 1 else None
-
-    def reasons(self, key: str) -> list[str]:
-        """Why our `key` column must not be compared with its published value ([] = comparable)."""
-        pub = self.published.get(key)
-        if pub is None:
-            return []
-        out = []
-        if self.scale < 1:
-            out.append(f"reduced scale x{self.scale:g}")
-        if not self.full_data:
-            out.append("trained or tested on a subset of the data")
-        backbone = registry_name("backbones", pub.backbone)
-        if backbone is None:
-            out.append(f"the paper does not state the backbone ({pub.backbone})")
-        elif backbone != self.backbone:
-            out.append(f"backbone differs (published {backbone})")
-        if pub.reducer in ("", "unknown"):
-            out.append("the paper does not state the checkpoint or reducer (ours: the final checkpoint)")
-        if pub.network in ("", "unknown"):
-            out.append(
-                f"the paper does not state the network (ours: {'/'.join(sorted(set(self.networks_used))) or self.network})"
-            )
-        if key == "corruption" and self.generated:
-            out.append("ours is on generated corruptions (ImageNet-C parameters), not the released set")
-        if key == "fgsm":
-            out.append(FGSM_CONVENTION)
-        return out
+    reported: dict[tuple[Group, str], dict[str, Cell]] = field(default_factory=dict)
+    every: dict[tuple[Group, str, str], dict[str, Cell]] = field(default_factory=dict)
+    stores: list[tuple[Job, dict[str, Any]]] = field(default_factory=list)  # (job, its evaluations)
 
 
-def _value(store: dict[str, Any], key: str, network: str) -> float | None:
-    _, evaluator, name = COLUMNS[key]
-    record = store.get("evaluations", {}).get(evaluator, {}).get(network)
-    return None if record is None or name is None else record.get(name)
+def _group(job: Job) -> Group:
+    return (job.dataset, job.backbone, job.nominal_epochs, job.scale)
 
 
-def _pick(store: dict[str, Any], network: str) -> str | None:
-    """The network to report: the one named, or of alternatives 'a|b' the one with the best clean top-1."""
-    options = [n for n in network.split("|") if n]
-    scored = [(v, n) for n in options if (v := _value(store, "clean", n)) is not None]
-    return max(scored)[1] if scored else None
+def _new_cell(job: Job, network: str) -> Cell:
+    return Cell(
+        method=job.method,
+        method_name=job.method_name,
+        dataset=job.dataset,
+        backbone=job.backbone,
+        epochs=job.nominal_epochs,
+        epochs_run=job.recipe.epochs,
+        scale=job.scale,
+        reducer="final",  # the final checkpoint
+        network=network,
+        full_data=job.recipe.full_data,
+        recipe_gap=job.report.recipe_gap,
+        params=dict(job.params),
+    )
 
 
-def _baseline_dir(job: Job, run_dir: Path, entries: list[tuple[Job, Path]], baseline: str) -> Path | None:
+def _value(evaluations: dict[str, Any], key: str, network: str) -> float | None:
+    evaluator, col = COLUMNS[key]
+    record = evaluations.get(evaluator, {}).get(network)
+    return None if record is None else record.get(col.field)
+
+
+def _cells(table: dict, key: tuple, job: Job, network: str) -> dict[str, Cell]:
+    """The cells (one per column) of a table row, created on first use."""
+    return table.setdefault(key, {k: _new_cell(job, network) for k in KEYS})
+
+
+def collect(
+    entries: list[tuple[Job, Path]],
+    published: list[PublishedLike],
+    suites_dir: Path,
+    *,
+    errors: dict[Path, str] | None = None,
+    mce_baseline: str | None = None,
+) -> RobustnessCells:
+    """Every run's stored numbers, as cells of its method's reported network (with the published
+    rows of the same suite cell and the reasons they are not comparable) and of every network."""
+    out = RobustnessCells()
+    for job, run_dir in entries:
+        baseline = _baseline_dir(job, entries, mce_baseline) if mce_baseline else None
+        _add_run(out, job, run_dir, (errors or {}).get(run_dir), baseline)
+    for row in out.reported.values():
+        for key, cell in row.items():
+            robustness_published.attach(cell, key, published, suites_dir)
+            if key in CORRUPTION_KEYS and _generated(out, cell):
+                robustness_published.mark_generated(cell)
+    return out
+
+
+def _add_run(out: RobustnessCells, job: Job, run_dir: Path, error: str | None, baseline: Path | None) -> None:
+    network = reported_network(job)
+    row = _cells(out.reported, (_group(job), job.method), job, network)
+    for cell in row.values():
+        cell.jobs.append(robustness_published.robustness_job(job, network))
+        if error:
+            cell.errors.append(f"seed {job.seed}: {error}")
+    store = read_store(run_dir)
+    evaluations = store.evaluations if store.run_id == job.id else {}
+    if not evaluations:
+        for cell in row.values() if not error else ():
+            cell.missing.append(job.seed)
+        return
+    out.stores.append((job, evaluations))
+    for name in sorted({n for per in evaluations.values() for n in per}):
+        every = _cells(out.every, (_group(job), job.method, name), job, name)
+        for cell in every.values():
+            cell.jobs.append(robustness_published.robustness_job(job, name))
+        images = evaluations.get("clean", {}).get(name, {}).get("n")
+        for key in KEYS:
+            value = _mce(evaluations, name, baseline) if key == MCE.key else _value(evaluations, key, name)
+            for target in [every, row] if name == network else [every]:
+                _add_value(target[key], job.seed, name, value, images)
+
+
+def _add_value(cell: Cell, seed: int, network: str, value: Any, images: Any) -> None:
+    """One seed's stored number into its cell; a value that is not a finite number makes the seed
+    invalid (shown, never averaged or ranked)."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        cell.invalid.append(f"seed {seed}: {network}'s value is {value!r} in robustness.json")
+        return
+    cell.values.append(float(value))
+    cell.seeds.append(seed)
+    cell.networks_used.append(network)
+    cell.test_images += [int(images)] if isinstance(images, int) and images > 0 else []
+
+
+def _baseline_dir(job: Job, entries: list[tuple[Job, Path]], baseline: str) -> Path | None:
+    """The mCE baseline's run for `job`: a run folder, or the same suite's run of that method label
+    with the same dataset, backbone and seed."""
     as_path = Path(baseline)
     if as_path.is_dir():
         return as_path
     for other, other_dir in entries:
-        if (other.method, other.dataset, other.backbone, other.seed) == (
-            baseline,
-            job.dataset,
-            job.backbone,
-            job.seed,
-        ):
+        same = (other.dataset, other.backbone, other.seed) == (job.dataset, job.backbone, job.seed)
+        if other.method == baseline and same:
             return other_dir
     return None
 
 
 def _mce(store: dict[str, Any], network: str, baseline_dir: Path | None) -> float | None:
-    ours = store.get("evaluations", {}).get("corruption", {}).get(network)
+    ours = store.get("corruption", {}).get(network)
     if ours is None or baseline_dir is None:
         return None
-    base_store = read_store(baseline_dir)
+    base_store = read_store(baseline_dir).evaluations
     base_job = records.read_spec(baseline_dir)
-    base_network = _pick(base_store, resolve_network(base_job))
-    base = base_store.get("evaluations", {}).get("corruption", {}).get(base_network or "")
+    base = base_store.get("corruption", {}).get(reported_network(base_job))
     if base is None or base.get("source") != ours.get("source"):
         return None  # never divide errors measured on different corrupted sets
     return corruption_mod.mce(ours["cells"], base["cells"])
 
 
-def collect(
-    entries: list[tuple[Job, Path]],
-    published_dir: Path,
-    *,
-    errors: dict[Path, str] | None = None,
-    mce_baseline: str | None = None,
-) -> tuple[list[Row], list[Row]]:
-    """(rows with each method's reported network, rows for every evaluated network)."""
-    published = load_published(published_dir)
-    errors = errors or {}
-    reported: dict[tuple, Row] = {}
-    every: dict[tuple, Row] = {}
-
-    def row_for(table: dict[tuple, Row], job: Job, network: str) -> Row:
-        key = (job.dataset, job.backbone, job.nominal_epochs, job.method, network)
-        if key not in table:
-            table[key] = Row(
-                method=job.method,
-                method_name=job.method_name,
-                dataset=job.dataset,
-                backbone=job.backbone,
-                epochs=job.nominal_epochs,
-                scale=job.scale,
-                full_data=job.recipe.full_data,
-                network=network,
-                published=published.get((job.dataset, job.method_name), {}),
-            )
-        return table[key]
-
-    for job, run_dir in entries:
-        spec_network = resolve_network(job)
-        row = row_for(reported, job, spec_network)
-        store = read_store(run_dir)
-        if run_dir in errors:
-            row.errors.append(f"seed {job.seed}: {errors[run_dir]}")
-        if store.get("run_id") != job.id or not store.get("evaluations"):
-            if run_dir not in errors:
-                row.missing.append(job.seed)
-            continue
-        chosen = _pick(store, spec_network)
-        networks = sorted({n for per in store["evaluations"].values() for n in per})
-        baseline = _baseline_dir(job, run_dir, entries, mce_baseline) if mce_baseline else None
-        for network in networks:
-            targets = [row_for(every, job, network)] + ([row] if network == chosen else [])
-            for target in targets:
-                target.seeds.append(job.seed)
-                target.networks_used.append(network)
-                for key in COLUMNS:
-                    value = _mce(store, network, baseline) if key == "mce" else _value(store, key, network)
-                    if value is not None:
-                        target.values.setdefault(key, []).append(value)
-                for evaluator, per in store["evaluations"].items():
-                    if network in per:
-                        target.settings.setdefault(evaluator, set()).add(
-                            json.dumps(per[network].get("settings"), sort_keys=True)
-                        )
-                corr = store["evaluations"].get("corruption", {}).get(network)
-                if corr:
-                    target.sources.add(corr.get("source", "?"))
-                    target.generated |= bool(corr.get("generated"))
-    return list(reported.values()), list(every.values())
-
-
 # --- rendering ---------------------------------------------------------------------------------
 
 
-def _columns(rows: Iterable[Row]) -> list[str]:
-    measured = {k for r in rows for k in r.values}
-    return [k for k in COLUMNS if k in PAPER or k in measured]
+def _column(key: str) -> HeadlineColumn:
+    return MCE if key == MCE.key else COLUMNS[key][1]
 
 
-CORRUPTION_KEYS = ("corruption", "cacc15", "mce")
+def shown_columns(rows: Iterable[dict[str, Cell]]) -> list[str]:
+    """The paper's three columns always; the others where something was measured."""
+    rows = list(rows)
+    measured = {k for row in rows for k, cell in row.items() if cell.values}
+    return [*PAPER, *(k for k in [*COLUMNS, MCE.key] if k not in PAPER and k in measured)]
 
 
-def _cell(row: Row, key: str) -> str:
-    if key in CORRUPTION_KEYS and len(row.sources) > 1:
-        return "mixed sources (see CSV)"  # never average a released set with a generated one
-    mean = row.mean(key)
-    if mean is None:
-        return "error" if row.errors and not row.seeds else "—"
-    std = row.std(key)
-    return _fmt(mean) + (f" ± {_fmt(std)}" if std is not None else "")
+def _marks(cells: list[Cell], higher_is_better: bool, digits: int) -> dict[str, str]:
+    """The leaderboard's bold/underline ranks (none over incomplete rows), on the value that is
+    better when larger."""
+    if higher_is_better:
+        return rank_marks(cells, digits)
+    flipped = [Cell(**{**c.__dict__, "values": [-v for v in c.values]}) for c in cells]
+    return rank_marks(flipped, digits)
 
 
-def _group_title(row: Row) -> str:
-    return (
-        f"{registry.published_name('datasets', row.dataset)} · {registry.published_name('backbones', row.backbone)}"
-        f" · {row.epochs} epoch{'s' if row.epochs != 1 else ''}"
-        + (f" · scale ×{row.scale:g}" if row.scale < 1 else "")
-    )
-
-
-def _name(row: Row) -> str:
-    return (
-        registry.published_name("methods", row.method_name) if row.method == row.method_name else row.method
-    )
-
-
-def markdown(reported: list[Row], every: list[Row], *, title: str, source_note: str) -> str:
-    footnotes: dict[str, int] = {}
-
-    def footnote(reason: str) -> str:
-        footnotes.setdefault(reason, len(footnotes) + 1)
-        return f"[{footnotes[reason]}]"
-
-    lines = [f"# {title}", "", source_note, ""]
-    groups = list(dict.fromkeys((r.dataset, r.backbone, r.epochs, r.scale) for r in reported))
-    for group in groups:
-        rows = [r for r in reported if (r.dataset, r.backbone, r.epochs, r.scale) == group]
-        columns = _columns(rows)
-        lines += [f"## {_group_title(rows[0])}", ""]
-        sources = sorted({s for r in rows for s in r.sources})
-        if sources:
-            lines += [f"Corrupted test set: {'; '.join(sources)}.", ""]
-        header = ["Method", "Network", "n"]
-        for key in columns:
-            header += [COLUMNS[key][0]] + (["pub.", "Δ"] if key in PAPER else [])
-        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        for row in rows:
-            used = "/".join(sorted(set(row.networks_used))) or row.network
-            n = (
-                str(len(row.seeds))
-                + (f" ({len(row.errors)} failed)" if row.errors else "")
-                + (f" ({len(row.missing)} not evaluated)" if row.missing else "")
-            )
-            cells = [_name(row), used, n]
-            for key in columns:
-                cells.append(_cell(row, key))
-                if key not in PAPER:
-                    continue
-                pub = row.published.get(key)
-                cells.append("—" if pub is None else _fmt(pub.value))
-                reasons = row.reasons(key)
-                if pub is None or row.mean(key) is None:
-                    cells.append("—")
-                elif reasons:
-                    cells.append("n/c " + footnote("; ".join(reasons)))
-                else:
-                    cells.append(f"{row.mean(key) - pub.value:+.2f}")
-            lines.append("| " + " | ".join(cells) + " |")
-        lines.append("")
-    multi = [
-        r
-        for r in every
-        if sum(
-            1
-            for o in every
-            if (o.method, o.dataset, o.backbone, o.epochs) == (r.method, r.dataset, r.backbone, r.epochs)
-        )
-        > 1
-    ]
-    if multi:
-        columns = _columns(multi)
-        lines += [
-            "## Every evaluated network",
-            "",
-            "| Method | Dataset · Backbone | Network | " + " | ".join(COLUMNS[k][0] for k in columns) + " |",
+def _shown(cell: Cell, mark: str, digits: int) -> str:
+    """The leaderboard's cell text, where a seed without a record was 'not evaluated'."""
+    if cell.mean is None:
+        counts = [
+            (len(cell.errors), "failed"),
+            (len(cell.invalid), "invalid"),
+            (len(cell.missing), "not evaluated"),
         ]
-        lines.append("|" + "---|" * (3 + len(columns)))
-        for row in multi:
-            where = f"{registry.published_name('datasets', row.dataset)} · {registry.published_name('backbones', row.backbone)}"
-            lines.append(
-                f"| {_name(row)} | {where} | {row.network} | "
-                + " | ".join(_cell(row, k) for k in columns)
-                + " |"
-            )
-        lines.append("")
-    lines += _notes(reported, footnotes)
-    return "\n".join(lines).rstrip() + "\n"
+        parts = [f"{n} {what}" for n, what in counts if n]
+        head = "failed" if cell.errors else "invalid" if cell.invalid else "—"
+        return head + (f" ({', '.join(parts)})" if parts else "")
+    return _measured(cell, mark, digits).replace("not run", "not evaluated")
 
 
-def _settings_line(rows: list[Row], evaluator: str, describe) -> str | None:
-    specs = sorted({s for r in rows for s in r.settings.get(evaluator, set())})
-    if not specs:
-        return None
-    return "; ".join(describe(json.loads(s)) for s in specs)
+def _mixed_sources(cell: Cell, sources: dict[tuple[Group, str], set[str]], group: Group) -> bool:
+    return len(sources.get((group, cell.method), set())) > 1
 
 
-def _notes(rows: list[Row], footnotes: dict[str, int]) -> list[str]:
-    out = ["Notes:", ""]
-    out.append(
-        "- Clean Acc: top-1 (%) of the final checkpoint on the run's test split (not the leaderboard's "
-        "reducer over epochs). Network: the one the suite reports; of alternatives (`ema|ema_mix`) the one "
-        "with the higher clean top-1. n: seeds evaluated; mean ± sample std over them."
+def _group_title(group: Group) -> str:
+    dataset, backbone, epochs, scale = group
+    return (
+        f"{registry.published_name('datasets', dataset)} · {registry.published_name('backbones', backbone)}"
+        f" · {epochs} epoch{'s' if epochs != 1 else ''}" + (f" · scale ×{scale:g}" if scale < 1 else "")
     )
-    sources = sorted({s for r in rows for s in r.sources})
-    if sources:
-        out.append(
-            "- Corruption Acc: pooled top-1 over all 19 corruptions × 5 severities (AdAutoMix's definition); "
-            "Corr. Acc 15: mean over the 15 main corruptions × 5 severities (RobustBench's). Computed on: "
-            + "; ".join(sources)
-            + "."
-        )
-    line = _settings_line(
-        rows,
-        "fgsm",
-        lambda s: f"ε = {s['eps_255']:g}/255, 1 step, no random start, {s['images']} images, {s['space']}",
+
+
+def _table(collected: RobustnessCells, group: Group, footnote: _Footnotes) -> list[str]:
+    rows = {method: row for (g, method), row in collected.reported.items() if g == group}
+    keys = shown_columns(rows.values())
+    sources = _corruption_sources(collected)
+    digits = decimals_of(cell for row in rows.values() for cell in row.values())
+    header = ["Method", "Network"]
+    for key in keys:
+        header += [_column(key).title] + (["pub.", "Δ"] if key in PAPER else [])
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    marks = {k: _marks([row[k] for row in rows.values()], _column(k).higher_is_better, digits) for k in keys}
+    for method, row in rows.items():
+        first = row[keys[0]]
+        cells = [display_name(first), first.network]
+        for key in keys:
+            cell = row[key]
+            if key in CORRUPTION_KEYS and _mixed_sources(cell, sources, group):
+                cells.append("mixed sources (see CSV)")  # never average a released set with a generated one
+            else:
+                cells.append(_shown(cell, marks[key].get(method, ""), digits))
+            if key in PAPER:
+                cells += [_published(cell, footnote), _delta(cell, footnote, digits)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _generated(collected: RobustnessCells, cell: Cell) -> bool:
+    """Some of the cell's corruption numbers were computed on a generated set."""
+    return any(
+        store.get("corruption", {}).get(net, {}).get("generated")
+        for job, store in collected.stores
+        if (job.method, job.dataset, job.backbone) == (cell.method, cell.dataset, cell.backbone)
+        for net in cell.networks_used
     )
-    if line:
-        out.append(f"- FGSM Error = 100 − top-1 on FGSM examples over the whole test split: {line}.")
-    line = _settings_line(
-        rows,
-        "pgd",
-        lambda s: (
-            f"ε = {s['eps_255']:g}/255, {s['steps']} steps of {s['step_size_255']:g}/255, "
-            f"{'random start' if s['random_start'] else 'no random start'}, {s['restarts']} restart(s), seed {s['seed']}, {s['images']} images"
-        ),
-    )
-    if line:
-        out.append(f"- PGD Error = 100 − top-1 under L∞ PGD: {line}.")
-    line = _settings_line(
-        rows,
-        "autoattack",
-        lambda s: (
-            f"ε = {s['eps_255']:g}/255, version {s['version']}, seed {s['seed']}, {s['images']} images, {s['implementation']}"
-        ),
-    )
-    if line:
-        out.append(f"- AutoAttack Error = 100 − robust top-1: {line}.")
-    line = _settings_line(rows, "ece", lambda s: f"{s['bins']} equal-width bins")
-    if line:
-        out.append(
-            f"- ECE (%): {line}, right-closed, weighted by bin size (the standard definition; not the "
-            "AdAutoMix code's sorted variant). Reliability diagrams: `reliability.png` in each run folder."
-        )
-    if any("mce" in r.values for r in rows):
-        out.append(
-            "- mCE (%): Σ_s E(c,s) / Σ_s E_baseline(c,s) averaged over the 15 main corruptions; baseline named in the header."
-        )
-    for reason, number in footnotes.items():
-        out.append(f"- [{number}] not comparable: {reason}.")
-    failures = [(r, e) for r in rows for e in r.errors]
-    if failures:
-        out += ["", "Failed evaluations:", ""]
-        out += [f"- {r.method} / {r.backbone} / {r.dataset}, {e.splitlines()[0]}" for r, e in failures]
+
+
+def _sources(collected: RobustnessCells, cell: Cell) -> set[str]:
+    """The corrupted sets behind a cell's corruption numbers."""
+    return {
+        store["corruption"][net].get("source", "?")
+        for job, store in collected.stores
+        if (job.method, job.dataset, job.backbone, job.scale)
+        == (cell.method, cell.dataset, cell.backbone, cell.scale)
+        for net in set(cell.networks_used)
+        if net in store.get("corruption", {})
+    }
+
+
+def _corruption_sources(collected: RobustnessCells) -> dict[tuple[Group, str], set[str]]:
+    out: dict[tuple[Group, str], set[str]] = {}
+    for job, store in collected.stores:
+        record = store.get("corruption", {}).get(reported_network(job))
+        if record:
+            out.setdefault((_group(job), job.method), set()).add(record.get("source", "?"))
     return out
 
 
-def published_reference(folder: Path) -> list[str]:
-    """The published robustness table as printed, for reference below ours."""
-    rows: dict[tuple[str, str], dict[str, str]] = {}
-    for row in _robustness_rows(folder):
-        entry = rows.setdefault((row.source, registry.published_name("methods", row.method)), {})
-        entry[PUBLISHED_METRICS[row.metric]] = f"{row.value:.2f}"
-        entry["backbone"] = f"{registry.published_name('backbones', row.backbone)}, {row.epochs} ep"
-        entry["dataset"] = registry.published_name("datasets", row.dataset)
-    if not rows:
+def _every_network(collected: RobustnessCells) -> list[str]:
+    """A table of every network of the methods that report several (online and EMA teacher, ...)."""
+    counts: dict[tuple[Group, str], int] = {}
+    for group, method, _ in collected.every:
+        counts[group, method] = counts.get((group, method), 0) + 1
+    multi = {k: row for k, row in collected.every.items() if counts[k[0], k[1]] > 1}
+    if not multi:
         return []
+    keys = shown_columns(multi.values())
+    digits = decimals_of(cell for row in multi.values() for cell in row.values())
+    lines = [
+        "## Every evaluated network",
+        "",
+        "| Method | Dataset · Backbone | Network | " + " | ".join(_column(k).title for k in keys) + " |",
+        "|" + "---|" * (3 + len(keys)),
+    ]
+    for (group, _, network), row in multi.items():
+        first = row[keys[0]]
+        where = f"{registry.published_name('datasets', group[0])} · {registry.published_name('backbones', group[1])}"
+        lines.append(
+            f"| {display_name(first)} | {where} | {network} | "
+            + " | ".join(_shown(row[k], "", digits) for k in keys)
+            + " |"
+        )
+    return [*lines, ""]
+
+
+def markdown(collected: RobustnessCells, *, title: str, source_note: str) -> str:
+    footnote = _Footnotes()
+    lines = [f"# {title}", "", source_note, ""]
+    groups = list(dict.fromkeys(group for group, _ in collected.reported))
+    for group in groups:
+        lines += [f"## {_group_title(group)}", ""]
+        sources = sorted(
+            {s for (g, _), found in _corruption_sources(collected).items() if g == group for s in found}
+        )
+        if sources:
+            lines += [f"Corrupted test set: {'; '.join(sources)}.", ""]
+        lines += [*_table(collected, group, footnote), ""]
+    lines += _every_network(collected)
+    lines += ["Notes:", "", *robustness_notes.notes(collected), *footnote.lines()]
+    failures = [
+        (row[PAPER[0]], error) for row in collected.reported.values() for error in row[PAPER[0]].errors
+    ]
+    if failures:
+        lines += ["", "Failed evaluations:", ""]
+        lines += [f"- {c.method} / {c.backbone} / {c.dataset}, {e.splitlines()[0]}" for c, e in failures]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def published_reference(collected: RobustnessCells, rows: list[PublishedLike]) -> list[str]:
+    """The robustness tables of the published table (those with a column beyond clean top-1) for
+    the report's datasets and methods, as their sources print them, with backbone and budget."""
+    metrics = {c.published_metric: key for key, (_, c) in COLUMNS.items() if c.published_metric}
+    tables = {r.table for r in rows if r.metric in metrics and r.metric != "top1"}
+    wanted = {(c.dataset, c.method_name) for row in collected.reported.values() for c in row.values()}
+    found: dict[tuple[str, str, str, int, str], dict[str, float]] = {}
+    for r in rows:
+        if r.table in tables and r.metric in metrics and (r.dataset, r.method) in wanted:
+            found.setdefault((r.table, r.dataset, r.backbone, r.epochs, r.method), {})[metrics[r.metric]] = (
+                r.value
+            )
+    if not found:
+        return []
+    keys = [k for k in COLUMNS if any(k in v for v in found.values())]
     lines = [
         "## Published (for reference)",
         "",
-        "| Source | Dataset | Method | Clean Acc ↑ | Corruption Acc ↑ | FGSM Error ↓ | Backbone |",
-        "|---|---|---|---|---|---|---|",
+        "| Table | Dataset · Backbone · Budget | Method | "
+        + " | ".join(COLUMNS[k][1].title for k in keys)
+        + " |",
+        "|" + "---|" * (3 + len(keys)),
     ]
-    for (source, method), values in rows.items():
+    for (table, dataset, backbone, epochs, method), values in found.items():
+        where = _group_title((dataset, backbone, epochs, 1.0)) if epochs else f"{dataset} · {backbone}"
+        shown = [_fmt(values.get(k)) for k in keys]
         lines.append(
-            f"| {source} | {values.get('dataset', '—')} | {method} | {values.get('clean', '—')} | {values.get('corruption', '—')} | {values.get('fgsm', '—')} | {values['backbone']} |"
+            f"| {table} | {where} | {registry.published_name('methods', method)} | "
+            + " | ".join(shown)
+            + " |"
         )
     return [*lines, ""]
 
@@ -449,62 +383,195 @@ CSV_FIELDS = [
     "scale",
     "network",
     "reported",
+    "column",
     "n",
     "seeds",
-    *[f"{k}_{stat}" for k in COLUMNS for stat in ("mean", "std")],
-    *[f"{k}_published" for k in PAPER],
-    *[f"{k}_reason" for k in PAPER],
+    "mean",
+    "std",
+    "values",
+    "published",
+    "reason",
     "corruption_source",
     "errors",
 ]
 
 
-def csv_text(reported: list[Row], every: list[Row]) -> str:
+def csv_text(collected: RobustnessCells) -> str:
+    """One line per (method, network, column) with a value or an error; `reported` marks the
+    network the Markdown table shows."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
-    chosen = {(r.method, r.dataset, r.backbone, r.epochs, n) for r in reported for n in r.networks_used}
-    for row in every + [r for r in reported if not r.seeds]:
-        record: dict[str, Any] = {
-            "method": row.method,
-            "dataset": row.dataset,
-            "backbone": row.backbone,
-            "epochs": row.epochs,
-            "scale": row.scale,
-            "network": row.network,
-            "reported": (row.method, row.dataset, row.backbone, row.epochs, row.network) in chosen,
-            "n": len(row.seeds),
-            "seeds": " ".join(map(str, row.seeds)),
-            "corruption_source": "; ".join(sorted(row.sources)),
-            "errors": " | ".join(row.errors),
-        }
-        for key in COLUMNS:
-            mean, std = row.mean(key), row.std(key)
-            record[f"{key}_mean"] = "" if mean is None else f"{mean:.4f}"
-            record[f"{key}_std"] = "" if std is None else f"{std:.4f}"
-        for key in PAPER:
-            pub = row.published.get(key)
-            record[f"{key}_published"] = "" if pub is None else pub.value
-            record[f"{key}_reason"] = "; ".join(row.reasons(key))
-        writer.writerow(record)
+    for (group, method, network), row in collected.every.items():
+        reported = collected.reported[group, method][PAPER[0]].network == network
+        for key, cell in row.items():
+            if not cell.values:
+                continue
+            writer.writerow(_csv_row(collected, group, cell, key, reported))
+    for row in collected.reported.values():  # rows with nothing evaluated: their errors
+        cell = row[PAPER[0]]
+        if not cell.values and (cell.errors or cell.missing):
+            writer.writerow(_csv_row(collected, _group_of(cell), cell, PAPER[0], True))
     return buffer.getvalue()
 
 
-def write(
-    reported: list[Row],
-    every: list[Row],
-    out_dir: Path,
-    name: str,
+def _group_of(cell: Cell) -> Group:
+    return (cell.dataset, cell.backbone, cell.epochs, cell.scale)
+
+
+def _csv_row(
+    collected: RobustnessCells, group: Group, cell: Cell, key: str, reported: bool
+) -> dict[str, Any]:
+    pub = cell.primary
+    return {
+        "method": cell.method,
+        "dataset": cell.dataset,
+        "backbone": cell.backbone,
+        "epochs": cell.epochs,
+        "scale": cell.scale,
+        "network": cell.network,
+        "reported": reported,
+        "column": key,
+        "n": cell.n,
+        "seeds": " ".join(map(str, cell.seeds)),
+        "mean": "" if cell.mean is None else f"{cell.mean:.4f}",
+        "std": "" if cell.std is None else f"{cell.std:.4f}",
+        "values": " ".join(f"{v:.4f}" for v in cell.values),
+        "published": "" if pub is None else pub.value,
+        "reason": (cell.not_comparable_reason or "") if pub else "",
+        "corruption_source": "; ".join(sorted(_sources(collected, cell))) if key in CORRUPTION_KEYS else "",
+        "errors": " | ".join(cell.errors),
+    }
+
+
+# --- the occlusion figure ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OcclusionSeries:
+    method: str  # as the table shows it
+    network: str
+    shares: list[float]  # occluded share of the image, 0..1
+    mean: list[float]  # top-1 (%) at each share, mean over seeds
+    low: list[float]  # lowest seed
+    high: list[float]  # highest seed
+    area: float  # mean of the seeds' areas
+    seeds: int
+
+
+def occlusion_series(collected: RobustnessCells) -> dict[Group, list[OcclusionSeries]]:
+    """Per table group, one curve per method (its reported network), from the stored records;
+    seeds evaluated at other shares than the first seed's are left out of the curve."""
+    curves: dict[tuple[Group, str], list[dict[str, Any]]] = {}
+    for job, store in collected.stores:
+        network = reported_network(job)
+        record = store.get("occlusion", {}).get(network)
+        if record:
+            curves.setdefault((_group(job), job.method), []).append({**record, "network": network})
+    out: dict[Group, list[OcclusionSeries]] = {}
+    for (group, method), found in curves.items():
+        same = [r for r in found if r["shares"] == found[0]["shares"]]
+        by_share = list(zip(*(r["curve_top1"] for r in same)))
+        first = collected.reported[group, method][PAPER[0]]
+        out.setdefault(group, []).append(
+            OcclusionSeries(
+                method=display_name(first),
+                network=same[0]["network"],
+                shares=same[0]["shares"],
+                mean=[sum(v) / len(v) for v in by_share],
+                low=[min(v) for v in by_share],
+                high=[max(v) for v in by_share],
+                area=sum(r["auc"] for r in same) / len(same),
+                seeds=len(same),
+            )
+        )
+    return out
+
+
+def draw_occlusion(series: dict[Group, list[OcclusionSeries]], title: str, path: Path) -> Path:
+    """One panel per table group: top-1 against the occluded share, a line per method (mean over
+    seeds, band from the lowest to the highest seed), its area in the legend."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.2 * len(series), 4.4), dpi=120, layout="constrained")
+    axes = fig.subplots(1, len(series), squeeze=False)[0]
+    for ax, (group, curves) in zip(axes, series.items()):
+        for s in curves:
+            x = [100 * v for v in s.shares]
+            label = f"{s.method}" + (f" ({s.network})" if s.network != "online" else "")
+            line = ax.plot(x, s.mean, marker="o", ms=3, label=f"{label}: area {s.area:.2f} (n={s.seeds})")[0]
+            if s.seeds > 1:
+                ax.fill_between(x, s.low, s.high, color=line.get_color(), alpha=0.15, lw=0)
+        ax.set(xlabel="occluded share of the image (%)", ylabel="top-1 (%)", xlim=(0, 100), ylim=(0, 100))
+        ax.set_title(_group_title(group), fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, frameon=False)
+    fig.suptitle(title, fontsize=10)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    safe_io.atomic_write(path, lambda f: f.write(buffer.getvalue()), mode="wb")
+    return path
+
+
+# --- the report --------------------------------------------------------------------------------
+
+
+def command_line(origin: str, config: Any) -> str:
+    """`bench robustness ORIGIN` with the flags that give `config` (evaluators, then every setting
+    that is not its default), for the report to say how to reproduce it."""
+    import dataclasses
+
+    parts = ["bench robustness", origin, *(f"--{name}" for name in config.evaluators)]
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if "flag" not in f.metadata or value == f.default:
+            continue
+        if f.metadata.get("negate"):
+            parts.append(f.metadata["flag"])
+        elif isinstance(value, tuple):
+            parts.append(f"{f.metadata['flag']} {','.join(f'{v:g}' for v in value)}")
+        else:
+            parts.append(
+                f"{f.metadata['flag']} {value:g}"
+                if isinstance(value, float)
+                else f"{f.metadata['flag']} {value}"
+            )
+    return " ".join(parts)
+
+
+def write_report(
+    entries: list[tuple[Job, Path]],
+    config: Any,
+    settings: Any,
     *,
-    title: str,
-    source_note: str,
-    published_dir: Path,
+    name: str,
+    origin: str,
+    errors: dict[Path, str] | None = None,
 ) -> tuple[Path, Path]:
-    md_path, csv_path = out_dir / f"{name}.md", out_dir / f"{name}.csv"
-    text = markdown(reported, every, title=title, source_note=source_note)
-    reference = published_reference(published_dir)
+    """reports/<name>.md and .csv (and <name>-occlusion.png when occlusion was evaluated)."""
+    from bench.report.collect import published_rows
+
+    rows, suites_dir = published_rows(settings), Path(settings.base_dir) / "suites"
+    collected = collect(entries, rows, suites_dir, errors=errors, mce_baseline=config.mce_baseline)
+    out_dir, title = settings.reports_dir, f"Robustness: {name.removesuffix('-robustness')}"
+    note = (
+        f"Generated by `{command_line(origin, config)}` (from the run folders' `robustness.json`); do not edit "
+        "by hand. Shaped like AdAutoMix's robustness table (ICLR 2024, Table 3). pub. = published value "
+        "(`results/published/`), Δ = ours − published where comparable, n/c = not comparable (see notes)."
+    )
+    if config.mce_baseline:
+        note += f" mCE baseline: `{config.mce_baseline}`."
+    series = occlusion_series(collected)
+    if series:
+        note += f" Occlusion curves: `{name}-occlusion.png`."
+    text = markdown(collected, title=title, source_note=note)
+    reference = published_reference(collected, rows)
     if reference:
         text = text.rstrip() + "\n\n" + "\n".join(reference)
-    safe_io.write_text(md_path, text.rstrip() + "\n")
-    safe_io.write_text(csv_path, csv_text(reported, every))
+    with staged(out_dir) as stage:  # every file of the report or none
+        if series:
+            draw_occlusion(series, title, stage / f"{name}-occlusion.png")
+        safe_io.write_text(stage / f"{name}.md", text.rstrip() + "\n")
+        safe_io.write_text(stage / f"{name}.csv", csv_text(collected))
+    md_path, csv_path = out_dir / f"{name}.md", out_dir / f"{name}.csv"
     return md_path, csv_path

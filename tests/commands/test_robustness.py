@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -12,7 +13,8 @@ import torch
 from bench import records
 from bench.cli import main
 from bench.data.cifar import CIFAR100
-from bench.evaluate.robustness import DIAGRAM, STORE
+from bench.evaluate.calibration import DIAGRAM
+from bench.evaluate.store import STORE
 from tests.conftest import write_suite
 from tests.fixtures.cifar import write_cifar100
 from tests.fixtures.corruptions import write_cifar_c
@@ -38,6 +40,11 @@ def run_dirs(project: Path) -> dict[str, Path]:
     return {view.parent.name: view.resolve() for view in views if view.is_symlink()}
 
 
+def number(cell: str) -> float:
+    """The value of a table cell, without its rank marks and remarks ('**51.2** (n=1 of 2)' -> 51.2)."""
+    return float(re.search(r"-?\d+(\.\d+)?", cell).group())
+
+
 def table_row(markdown: str, method: str) -> list[str]:
     line = next(line for line in markdown.splitlines() if line.startswith(f"| {method} | "))
     return [cell.strip() for cell in line.strip("|").split("|")]
@@ -52,22 +59,26 @@ def test_run_evaluates_the_suites_robustness_section_and_the_command_merges_more
     header = next(line for line in board.splitlines() if line.startswith("| Method |"))
     assert "Clean Acc ↑ | pub. | Δ | Corruption Acc ↑ | pub. | Δ | FGSM Error ↓" in header
     assert "Corrupted test set: generated (ImageNet-C parameters)." in board
+    assert (
+        "imagecorruptions' warnings caught" in board and "no GPU, torch" in board.split("Evaluated on: ")[1]
+    )
     for method in ("Vanilla", "MixUp"):
         cells = table_row(board, method)
-        clean, corruption, fgsm = float(cells[3]), float(cells[6]), float(cells[9])  # every column filled
+        clean, corruption, fgsm = number(cells[2]), number(cells[5]), number(cells[8])  # every column filled
         assert 0 <= fgsm <= 100 and 0 <= corruption <= 100 and 0 < clean <= 100
     dirs = run_dirs(project)
     for run_dir in dirs.values():
         store = json.loads((run_dir / STORE).read_text())
         assert set(store["evaluations"]) == {"clean", "ece", "fgsm", "corruption"}
         fgsm = store["evaluations"]["fgsm"]["online"]
-        assert fgsm["settings"]["eps"] == pytest.approx(8 / 255) and fgsm["settings"]["steps"] == 1
+        assert fgsm["settings"] == {"eps_255": 8.0, "batch_size": 32, "version": 1}
         assert (
             fgsm["linf_max_255"] == pytest.approx(8, abs=1e-4)
             and 0 <= fgsm["range"][0] <= fgsm["range"][1] <= 1
         )
         corruption = store["evaluations"]["corruption"]["online"]
         assert corruption["generated"] and len(corruption["cells"]) == 19
+        assert {"regenerated", "warnings"} <= set(corruption["generation"])
         assert all(len(v) == 5 for v in corruption["cells"].values())
         assert (run_dir / DIAGRAM).read_bytes()[:4] == b"\x89PNG"
     csv_text = (project / "reports" / "rob-robustness.csv").read_text()
@@ -76,12 +87,31 @@ def test_run_evaluates_the_suites_robustness_section_and_the_command_merges_more
     vanilla = dirs["vanilla"] / STORE
     before = json.loads(vanilla.read_text())["evaluations"]
     capsys.readouterr()
-    assert bench("robustness", "suites/rob.yaml", "--pgd", "--pgd-steps", "2") == 0
-    assert "already stored: clean, ece, fgsm, corruption" in capsys.readouterr().out
+    args = [
+        "--pgd",
+        "--pgd-steps",
+        "2",
+        "--occlusion",
+        "--occlusion-patch",
+        "4",
+        "--occlusion-ratios",
+        "0,0.5,1",
+    ]
+    assert bench("robustness", "suites/rob.yaml", *args) == 0
+    assert "already stored: clean, corruption, fgsm, ece" in capsys.readouterr().out
     after = json.loads(vanilla.read_text())["evaluations"]
     assert {k: after[k] for k in before} == before  # nothing recomputed, nothing lost
-    assert after["pgd"]["online"]["settings"]["steps"] == 2
-    assert "PGD Error ↓" in (project / "reports" / "rob-robustness.md").read_text()
+    assert after["pgd"]["online"]["settings"]["pgd_steps"] == 2
+    occluded = after["occlusion"]["online"]
+    assert occluded["grid"] == [4, 4] and occluded["hidden_patches"] == [0, 8, 16]
+    assert occluded["curve_top1"][0] == after["clean"]["online"]["top1"]  # nothing hidden: the clean top-1
+    board = (project / "reports" / "rob-robustness.md").read_text()
+    assert "PGD Error ↓" in board and "Occlusion AUC ↑" in board and "rob-robustness-occlusion.png" in board
+    assert (project / "reports" / "rob-robustness-occlusion.png").read_bytes()[:4] == b"\x89PNG"
+    assert (dirs["vanilla"] / "occlusion.png").is_file()
+    capsys.readouterr()
+    assert bench("robustness", "suites/rob.yaml", *args) == 0  # everything stored: no task at all
+    assert "2 runs already hold every evaluation asked for" in capsys.readouterr().out
 
 
 def test_bad_runs_fail_alone_and_lose_nothing(project: Path, capsys: pytest.CaptureFixture) -> None:
@@ -102,7 +132,8 @@ def test_bad_runs_fail_alone_and_lose_nothing(project: Path, capsys: pytest.Capt
     shutil.copytree(dirs["vanilla"], unfinished)
     (unfinished / records.RESULT).unlink()
     capsys.readouterr()
-    code = bench("robustness", str(project / "results" / "runs"), "--fgsm", "--ece", "--force")
+    runs = str(project / "results" / "runs")
+    code = bench("robustness", runs, "--fgsm", "--ece", "--force", "--executor", "local")
     captured = capsys.readouterr()
     assert code == 1
     assert "missing: fc.weight" in captured.err and str(dirs["mixup"]) in captured.err
@@ -155,9 +186,12 @@ def test_released_cifar_c_with_published_values_and_mce(project: Path, capsys: p
         assert corr["cacc19"] == pytest.approx(clean) and corr["cacc15"] == pytest.approx(clean)
     board = (project / "reports" / "c100-robustness.md").read_text()
     cutmix, vanilla = table_row(board, "CutMix"), table_row(board, "Vanilla")
-    assert cutmix[4:6] == ["79.45", "n/c [1]"] and cutmix[7] == "46.66" and cutmix[10] == "88.24"
-    assert vanilla[4] == "—"  # Table 3 has no Vanilla row
-    assert "backbone differs (published resnet18)" in board and "FGSM convention differs" in board
+    assert cutmix[3] == "—" and vanilla[3] == "—"  # Table 3's values are ResNet-18 200-epoch cells
+    reference = board.split("## Published (for reference)")[1]
+    assert (
+        "| AdAutoMix Table 3 | CIFAR-100 · ResNet-18 · 200 epochs | CutMix | 79.45 | 46.66 | 88.24 |"
+        in reference
+    )
     mce_column = (
         next(line for line in board.splitlines() if line.startswith("| Method |")).split("|").index(" mCE ↓ ")
     )
@@ -176,3 +210,32 @@ def test_released_cifar_c_with_published_values_and_mce(project: Path, capsys: p
     write_cifar_c(data, "CIFAR-100-C", test.images.numpy(), (test.labels.numpy() + 1) % 100)
     assert bench("robustness", "suites/c100.yaml", "--corruption", "--force") == 1
     assert "labels.npy does not match" in capsys.readouterr().err
+
+
+def test_flags_that_cannot_be_read_name_the_flag(project: Path, capsys: pytest.CaptureFixture) -> None:
+    assert bench("robustness", "suites/tiny.yaml", "--pgd", "--pgd-steps", "ten") == 2
+    assert "--pgd-steps: cannot read 'ten' as an integer" in capsys.readouterr().err
+    assert bench("robustness", "suites/tiny.yaml", "--occlusion", "--occlusion-ratios", "0,half") == 2
+    assert "--occlusion-ratios: cannot read '0,half' as comma-separated numbers" in capsys.readouterr().err
+    assert bench("robustness", "suites/tiny.yaml", "--occlusion", "--occlusion-ratios", "0,2") == 2
+    assert "occlusion_ratios must be in [0, 1], got [0.0, 2.0]" in capsys.readouterr().err
+
+
+def test_a_suites_untrained_jobs_are_shown_as_not_evaluated_not_as_failures(
+    project: Path, capsys: pytest.CaptureFixture
+) -> None:
+    text = SYNTHETIC.replace("methods: [vanilla, mixup]", "methods: [vanilla]").replace(
+        "seeds: [0]", "seeds: [0, 1]"
+    )
+    write_suite(
+        project,
+        text.replace("robustness: {fgsm: true, corruption: true, ece: true, batch_size: 32}", ""),
+        "half.yaml",
+    )
+    assert bench("run", "suites/half.yaml", "--only", "seed=0") == 0
+    capsys.readouterr()
+    assert bench("robustness", "suites/half.yaml", "--fgsm") == 0
+    output = capsys.readouterr().out
+    assert "1 job of the suite has not finished training: not evaluated" in output and "[1/1]" in output
+    cells = table_row((project / "reports" / "rob-robustness.md").read_text(), "Vanilla")
+    assert cells[2].endswith("(n=1 of 2, 1 not evaluated)")

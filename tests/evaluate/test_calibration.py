@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench.evaluate.calibration import calibration, reliability_diagram
+from bench.evaluate.calibration import adautomix_sorted_ece, calibration, reliability_diagram
 
 
 def t(values: list[float]) -> torch.Tensor:
@@ -71,3 +71,34 @@ def test_reliability_diagram_is_a_png(tmp_path: Path) -> None:
     path = tmp_path / "reliability.png"
     reliability_diagram(cals, path, "test")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
+
+
+def test_the_adautomix_sorted_variant_can_call_a_badly_calibrated_model_perfect() -> None:
+    # 20 answers at confidence 0.15 of which 19 right, 20 at 0.95 of which 3 right: ECE 80%, but
+    # sorting the bin accuracies (0.15, 0.95) and confidences (0.15, 0.95) apart pairs them equal
+    conf = t([0.15] * 20 + [0.95] * 20)
+    hit = t([1] * 19 + [0] + [1] * 3 + [0] * 17)
+    assert calibration(conf, hit, 10).ece == pytest.approx(80.0)
+    assert adautomix_sorted_ece(conf, hit, 10) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_the_adautomix_sorted_variant_follows_its_loop_on_random_predictions() -> None:
+    """A loop in the shape of the released ece_score: bins (a, b], accuracy and confidence per
+    bin, both sorted, weighted by the unsorted counts."""
+    gen = torch.Generator().manual_seed(0)
+    conf = torch.rand(500, generator=gen, dtype=torch.float64) * 0.9 + 0.1
+    hit = (torch.rand(500, generator=gen, dtype=torch.float64) < conf**2).double()
+    n_bins = 10
+    count, acc, mean = [0] * n_bins, [0.0] * n_bins, [0.0] * n_bins
+    for m in range(n_bins):
+        a, b = m / n_bins, (m + 1) / n_bins
+        for c, h in zip(conf.tolist(), hit.tolist()):
+            if a < c <= b:
+                count[m] += 1
+                acc[m] += h
+                mean[m] += c
+        if count[m]:
+            acc[m], mean[m] = acc[m] / count[m], mean[m] / count[m]
+    acc, mean = sorted(acc), sorted(mean)
+    expected = 100 * sum(count[m] * abs(acc[m] - mean[m]) for m in range(n_bins)) / sum(count)
+    assert adautomix_sorted_ece(conf, hit, n_bins) == pytest.approx(expected)
