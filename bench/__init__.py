@@ -4,4 +4,4 @@ The flow is suite (YAML) -> jobs (frozen, hashed) -> executor -> run folders -> 
 See README.md for the commands and DESIGN notes in each module for the why.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -83,7 +83,16 @@ def test_readme_first_command_leaves_a_fresh_clone_clean(tmp_path: Path) -> None
 
     assert _git("status", "--porcelain", cwd=clone) == ""
     ignored = _git("status", "--porcelain", "--ignored", cwd=clone)
-    for written in ("reports/", "results/runs/", ".venv/"):
+    for written in ("results/runs/", ".venv/", "reports/smoke-scale0.1.md", "reports/figures/"):
         assert f"!! {written}" in ignored, ignored
+    assert "reports/README.md" in _git("ls-files", "reports", cwd=clone)
     for report in ("smoke-scale0.1.md", "smoke-scale0.1-top1.png", "robustness.md", "figures/mixed.png"):
         assert (clone / "reports" / report).is_file(), report
+
+
+def test_readme_prints_the_tally_the_released_logs_give() -> None:
+    from bench.published import logs, table, tally
+
+    published = ROOT / "results" / "published"
+    found = tally.checks(table.load(published), logs.load_logs(published / "logs"))
+    assert f"**{tally.line(found)}**" in (ROOT / "README.md").read_text()

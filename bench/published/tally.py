@@ -138,3 +138,26 @@ def line(found: list[Check]) -> str:
     """The README's tally line."""
     done = sum(c.reproduced for c in found)
     return f"{done} of {len(found)} published values reproduced from their logs"
+
+
+def main() -> None:
+    """`python -m bench.published.tally`: every check, then the README's tally line."""
+    from pathlib import Path
+
+    from bench.published import logs, table
+
+    published = Path(__file__).resolve().parents[2] / "results" / "published"
+    found = checks(table.load(published), logs.load_logs(published / "logs"))
+    for check in found:
+        dataset, backbone, method, epochs = check.cell
+        got = ", ".join(f"{value:.2f}" for _, value, _ in check.results)
+        verdict = "reproduced" if check.reproduced else f"NOT: {KNOWN_DISCREPANCIES.get(check.cell, 'unlisted')}"
+        print(
+            f"{dataset} {backbone} {method} {epochs} ep: published {check.row.value:.2f} "
+            f"({check.row.reducer}, {check.row.network}); logs give {got}; {verdict}"
+        )
+    print(line(found))
+
+
+if __name__ == "__main__":
+    main()

@@ -184,7 +184,7 @@ def test_table3_is_the_resnet18_200_epoch_robustness_table(table3: suite.Suite) 
     assert len(table3.jobs) == 5 * 1 * 3 == 15
     assert columns(table3) == [("cifar100", "resnet18", 200)]
     config = table3.data.robustness
-    assert config.evaluators == ["fgsm", "corruption", "ece"]
+    assert config.evaluators == ["corruption", "fgsm", "ece"]  # the evaluator table's order
     assert (config.eps_255, config.corruption_source, config.ece_bins) == (8, "release", 10)
     assert job(table3, "cifar100", "resnet18", "adautomix").recipe.schedule.min_lr == 0.05
 
