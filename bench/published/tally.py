@@ -151,7 +151,9 @@ def main() -> None:
     for check in found:
         dataset, backbone, method, epochs = check.cell
         got = ", ".join(f"{value:.2f}" for _, value, _ in check.results)
-        verdict = "reproduced" if check.reproduced else f"NOT: {KNOWN_DISCREPANCIES.get(check.cell, 'unlisted')}"
+        verdict = (
+            "reproduced" if check.reproduced else f"NOT: {KNOWN_DISCREPANCIES.get(check.cell, 'unlisted')}"
+        )
         print(
             f"{dataset} {backbone} {method} {epochs} ep: published {check.row.value:.2f} "
             f"({check.row.reducer}, {check.row.network}); logs give {got}; {verdict}"
