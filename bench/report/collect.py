@@ -263,7 +263,9 @@ def shortfall(job: Job, images: dict[str, int]) -> str:
     return ", ".join(short)
 
 
-def _new_cell(job: Job, network: str) -> Cell:
+def new_cell(job: Job, network: str, reducer: str | None = None) -> Cell:
+    """An empty cell for `job`'s row and column, read from `network` with `reducer` (default: the
+    suite's)."""
     return Cell(
         method=job.method,
         method_name=job.method_name,
@@ -272,7 +274,7 @@ def _new_cell(job: Job, network: str) -> Cell:
         epochs=job.nominal_epochs,
         epochs_run=job.recipe.epochs,
         scale=job.scale,
-        reducer=job.report.reducer,
+        reducer=reducer or job.report.reducer,
         network=network,
         full_data=job.recipe.full_data,
         recipe_gap=job.report.recipe_gap,
@@ -352,7 +354,7 @@ def collect(
     for job in expand(suite):
         key = (job.method, job.dataset, job.backbone)
         network = resolve_network(job)
-        cell = cells.setdefault(key, _new_cell(job, network))
+        cell = cells.setdefault(key, new_cell(job, network))
         cell.jobs.append(job)
         _add_run(cell, job, _read_run(job, records.locate(job, settings.runs_root), network))
     for cell in cells.values():

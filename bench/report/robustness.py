@@ -29,7 +29,7 @@ from bench.evaluate.config import EVALUATORS, HeadlineColumn
 from bench.evaluate.store import read_store
 from bench.job import Job
 from bench.report import robustness_notes, robustness_published
-from bench.report.collect import Cell, PublishedLike, resolve_network
+from bench.report.collect import Cell, PublishedLike, new_cell, resolve_network
 from bench.report.leaderboard import (
     _delta,
     _fmt,
@@ -72,23 +72,6 @@ def _group(job: Job) -> Group:
     return (job.dataset, job.backbone, job.nominal_epochs, job.scale)
 
 
-def _new_cell(job: Job, network: str) -> Cell:
-    return Cell(
-        method=job.method,
-        method_name=job.method_name,
-        dataset=job.dataset,
-        backbone=job.backbone,
-        epochs=job.nominal_epochs,
-        epochs_run=job.recipe.epochs,
-        scale=job.scale,
-        reducer="final",  # the final checkpoint
-        network=network,
-        full_data=job.recipe.full_data,
-        recipe_gap=job.report.recipe_gap,
-        params=dict(job.params),
-    )
-
-
 def _value(evaluations: dict[str, Any], key: str, network: str) -> float | None:
     evaluator, col = COLUMNS[key]
     record = evaluations.get(evaluator, {}).get(network)
@@ -96,8 +79,9 @@ def _value(evaluations: dict[str, Any], key: str, network: str) -> float | None:
 
 
 def _cells(table: dict, key: tuple, job: Job, network: str) -> dict[str, Cell]:
-    """The cells (one per column) of a table row, created on first use."""
-    return table.setdefault(key, {k: _new_cell(job, network) for k in KEYS})
+    """The cells (one per column) of a table row, created on first use; every evaluator reads
+    the final checkpoint."""
+    return table.setdefault(key, {k: new_cell(job, network, reducer="final") for k in KEYS})
 
 
 def collect(
