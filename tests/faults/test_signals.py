@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -158,7 +159,19 @@ def test_the_handlers_raise_like_ctrl_c_and_are_put_back(signum: int, code: int)
     assert signals.exit_code(KeyboardInterrupt()) == 130
 
 
+@pytest.fixture
+def interactive_sigint() -> Iterator[None]:
+    """SIGINT as Python sets it in a terminal. A shell without job control starts background
+    commands with SIGINT ignored, and Python keeps an ignored SIGINT ignored (so would bench)."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.usefixtures("interactive_sigint")
 def test_a_stop_while_records_are_written_waits_for_them(signum: int) -> None:
     written = []
     with pytest.raises(KeyboardInterrupt) as caught, signals.stop_like_ctrl_c():
