@@ -63,6 +63,14 @@ def check_device(settings: Settings, executor: str) -> None:
         )
 
 
+def check_dependencies(jobs: list[Job]) -> None:
+    """Every method the jobs train has its optional dependencies installed."""
+    for name in sorted({job.method_name for job in jobs}):
+        missing = registry.get("methods", name).load().missing_dependency()
+        if missing:
+            raise BenchError(f"{name} cannot run here: {missing}")
+
+
 def split_finished(jobs: list[Job], settings: Settings) -> tuple[list[Job], list[Job]]:
     """(finished, pending): a job is finished when its folder holds an ok result with its id that
     its other records agree with (bench/records.py), whichever suite ran it."""
@@ -118,7 +126,8 @@ def run_suite(
     finished, pending = split_finished(jobs, settings)
     if pending:
         check_device(settings, name)
-        check_data(pending, settings)  # before any job starts
+        check_dependencies(pending)  # before any job starts
+        check_data(pending, settings)
         pretrained.check_jobs(pending, settings.weights_dir)
         module.check(pending, settings)
     for job in jobs:

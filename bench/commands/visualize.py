@@ -210,6 +210,8 @@ def _jobs(methods, spec, size: int, backbone: str, alpha, seed: int) -> list:
         cls = registry.get("methods", name).load()
         fields = {f.name for f in dataclasses.fields(cls.Params)}
         params = {"alpha": alpha} if alpha is not None and "alpha" in fields else {}
+        if cls.missing_dependency():
+            raise BenchError(f"{name} cannot be shown here: {cls.missing_dependency()}")
         try:
             cls.check_compatible(
                 backbone=backbone, dataset=spec.name, image_size=size, params=cls.Params(**params)

@@ -134,8 +134,16 @@ class Method(nn.Module):
     @classmethod
     def check_compatible(cls, *, backbone: str, dataset: str, image_size: int, params: Any = None) -> None:
         """Raise ValueError if this method (with these params) cannot run with this backbone,
-        dataset or image size, or if an optional dependency it needs is missing (say how to
-        install it). Called for every cell when a suite is validated, before any job starts."""
+        dataset or image size. Called for every cell when a suite is validated, before any job
+        starts."""
+
+    @classmethod
+    def missing_dependency(cls) -> str | None:
+        """What optional dependency this method needs and this machine lacks, with how to install
+        it; None when nothing is missing. Checked by whatever is about to train or run the method
+        (`bench run` before any job starts, `bench perf`, `bench visualize`), not by validation:
+        planning a suite or writing its leaderboard needs no training dependency."""
+        return None
 
     def setup(self, model: nn.Module) -> None:
         """Called once with the classifier before training starts."""

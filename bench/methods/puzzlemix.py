@@ -217,11 +217,15 @@ class PuzzleMix(GuidedMix):
     Params = PuzzleMixParams
 
     @classmethod
-    def check_compatible(cls, *, backbone: str, dataset: str, image_size: int, params: Any = None) -> None:
+    def missing_dependency(cls) -> str | None:
         if importlib.util.find_spec("gco") is None:
-            raise ValueError(
+            return (
                 f"it needs the optional dependency gco-wrapper (import gco); install it with: {INSTALL_HINT}"
             )
+        return None
+
+    @classmethod
+    def check_compatible(cls, *, backbone: str, dataset: str, image_size: int, params: Any = None) -> None:
         error = _grid_error(image_size, params or cls.Params())
         if error:
             raise ValueError(error)

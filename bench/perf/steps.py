@@ -151,6 +151,8 @@ def build_runner(name: str, setup: Setup) -> Runner:
 def incompatibility(name: str, setup: Setup) -> str | None:
     """Why `name` cannot run in this setup, or None."""
     cls = registry.get("methods", name).load()
+    if cls.missing_dependency():
+        return cls.missing_dependency()
     try:
         cls.check_compatible(
             backbone=setup.backbone,
