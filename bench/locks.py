@@ -171,3 +171,14 @@ def probe(run_dir: Path) -> Holder | None:
             heartbeat_age=time.time() - mtime,
         )
     return None
+
+
+def drop_result(folder: Path) -> None:
+    """Delete an earlier attempt's result record so that the job runs again, under the folder's
+    lock; a folder another process holds is left alone (its worker reports it as busy)."""
+    lock = JobLock(folder)
+    if lock.acquire():
+        try:
+            records.remove(folder, records.RESULT)
+        finally:
+            lock.release()

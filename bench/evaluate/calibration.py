@@ -15,14 +15,13 @@ which any other binning's summary can be recomputed.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
-from bench import safe_io
+from bench.report import figures
 
 if TYPE_CHECKING:
     from bench.evaluate.config import EceSettings
@@ -159,10 +158,8 @@ def reliability_diagram(panels: dict[str, Calibration], path: Path, title: str) 
         bottom.set(xlim=(0, 1), xlabel="confidence (max softmax)", ylabel="share" if column == 0 else None)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=130)
+    figures.save(fig, path, dpi=130)
     plt.close(fig)
-    safe_io.atomic_write(path, lambda f: f.write(buffer.getvalue()), mode="wb")
 
 
 DIAGRAM = "reliability.png"  # in the run folder

@@ -24,7 +24,6 @@ rule, between the smallest and the largest share measured).
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,9 +31,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from bench import safe_io
 from bench.errors import BenchError
 from bench.evaluate.config import OcclusionSettings
+from bench.report import figures
 
 if TYPE_CHECKING:
     from bench.evaluate.context import EvaluationContext
@@ -148,6 +147,4 @@ def draw_run(records: dict[str, dict[str, Any]], path: Path, title: str) -> None
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, frameon=False)
     ax.set_title(title, fontsize=8)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    safe_io.atomic_write(path, lambda f: f.write(buffer.getvalue()), mode="wb")
+    figures.save(fig, path, dpi=fig.dpi)

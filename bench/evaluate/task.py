@@ -212,12 +212,5 @@ def evaluate_runs(
 
 
 def _clear(task: EvaluationJob) -> None:
-    """Drop the result of an earlier evaluation of this task, so that it runs again (a run being
-    evaluated by another process keeps its lock; the worker then reports it as busy)."""
-    folder = task.prepare()
-    lock = locks.JobLock(folder)
-    if lock.acquire():
-        try:
-            records.remove(folder, records.RESULT)
-        finally:
-            lock.release()
+    """Drop the result of an earlier evaluation of this task, so that it runs again."""
+    locks.drop_result(task.prepare())

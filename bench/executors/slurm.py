@@ -202,12 +202,7 @@ def run(jobs: list[Job], settings: Settings, events: Events) -> list[Result]:
 def _prepare(job: Job, settings: Settings) -> Path:
     """Write spec.json (what the task reads) and drop a failed attempt's record, under the job's lock."""
     run_dir = records.prepare(job, settings.runs_root)
-    lock = locks.JobLock(run_dir)
-    if lock.acquire():
-        try:
-            records.remove(run_dir, records.RESULT)
-        finally:
-            lock.release()
+    locks.drop_result(run_dir)
     return run_dir
 
 

@@ -23,8 +23,9 @@ def parse_formats(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(asked))
 
 
-def save(fig: Any, path: Path, formats: tuple[str, ...] = ("png",)) -> list[Path]:
-    """`fig` as `path` with each format's suffix (path's own suffix is replaced); the paths written."""
+def save(fig: Any, path: Path, formats: tuple[str, ...] = ("png",), dpi: float = PNG_DPI) -> list[Path]:
+    """`fig` as `path` with each format's suffix (path's own suffix is replaced), each written
+    atomically; the paths written."""
     from matplotlib import rc_context
 
     from bench.safe_io import atomic_write
@@ -34,6 +35,6 @@ def save(fig: Any, path: Path, formats: tuple[str, ...] = ("png",)) -> list[Path
         target = path.with_suffix(f".{fmt}")
         # Type 42 (TrueType) fonts in PDF: editable text, and accepted where Type 3 fonts are not.
         with rc_context({"pdf.fonttype": 42}):
-            atomic_write(target, lambda f, fmt=fmt: fig.savefig(f, format=fmt, dpi=PNG_DPI), mode="wb")
+            atomic_write(target, lambda f, fmt=fmt: fig.savefig(f, format=fmt, dpi=dpi), mode="wb")
         written.append(target)
     return written

@@ -28,7 +28,7 @@ from bench.evaluate import corruption as corruption_mod
 from bench.evaluate.config import EVALUATORS, HeadlineColumn
 from bench.evaluate.store import read_store
 from bench.job import Job
-from bench.report import robustness_notes, robustness_published
+from bench.report import figures, robustness_notes, robustness_published
 from bench.report.collect import Cell, PublishedLike, new_cell, resolve_network
 from bench.report.leaderboard import (
     _delta,
@@ -491,9 +491,7 @@ def draw_occlusion(series: dict[Group, list[OcclusionSeries]], title: str, path:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, frameon=False)
     fig.suptitle(title, fontsize=10)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    safe_io.atomic_write(path, lambda f: f.write(buffer.getvalue()), mode="wb")
+    figures.save(fig, path, dpi=fig.dpi)
     return path
 
 
