@@ -49,17 +49,10 @@ def execute(job: Job, settings: Settings, *, echo: bool = False, on_epoch: Any =
     cannot write safely (a record that is a link or a folder, a full disk) is the job's error."""
     if not isinstance(job, Job):  # an evaluation of a finished run (bench/evaluate/task.py)
         return _evaluation(job, settings, echo)
-    try:
-        run_dir = records.prepare(job, settings.runs_root)
-        lock = locks.JobLock(run_dir)
-        acquired = lock.acquire()
-    except (BenchError, OSError) as exc:  # UnsafePath, NoSpace, a folder bench may not write
-        return refused(job, exc)
-    if not acquired:
-        holder = locks.probe(run_dir)
-        return Outcome(
-            BUSY, reason=f"running in another process ({holder.describe() if holder else 'just now'})"
-        )
+    claimed = _claim(job, settings)
+    if isinstance(claimed, Outcome):
+        return claimed
+    run_dir, lock = claimed
     try:
         finished = records.read_run(run_dir, job)
         if finished.done:
@@ -88,23 +81,33 @@ def execute(job: Job, settings: Settings, *, echo: bool = False, on_epoch: Any =
 def _evaluation(task: Any, settings: Settings, echo: bool) -> Outcome:
     """An EvaluationJob, under its own folder's lock like a training job (two evaluations of one
     run never run at once); the numbers go to the run folder's robustness.json."""
-    try:
-        folder = records.prepare(task, settings.runs_root)
-        lock = locks.JobLock(folder)
-        acquired = lock.acquire()
-    except (BenchError, OSError) as exc:
-        return refused(task, exc)
-    if not acquired:
-        holder = locks.probe(folder)
-        return Outcome(
-            BUSY, reason=f"running in another process ({holder.describe() if holder else 'just now'})"
-        )
+    claimed = _claim(task, settings)
+    if isinstance(claimed, Outcome):
+        return claimed
+    folder, lock = claimed
     try:
         records.remove(folder, records.RESULT, records.SUBMITTED)
         result = task.execute(settings, echo=echo)
     finally:
         lock.release()
     return Outcome(OK if result.ok else FAILED, result)
+
+
+def _claim(job: Any, settings: Settings) -> tuple[Path, locks.JobLock] | Outcome:
+    """The job's folder, prepared and locked by this process (the caller releases the lock), or
+    the Outcome that says why not: refused (a folder bench cannot write) or busy elsewhere."""
+    try:
+        folder = records.prepare(job, settings.runs_root)
+        lock = locks.JobLock(folder)
+        acquired = lock.acquire()
+    except (BenchError, OSError) as exc:  # UnsafePath, NoSpace, a folder bench may not write
+        return refused(job, exc)
+    if not acquired:
+        holder = locks.probe(folder)
+        return Outcome(
+            BUSY, reason=f"running in another process ({holder.describe() if holder else 'just now'})"
+        )
+    return folder, lock
 
 
 def load(run_dir: Path) -> Any:
